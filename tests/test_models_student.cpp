@@ -19,6 +19,7 @@ StudentConfig reduced() {
   s.trunk.window_sizes = {4, 4, 4, 4};
   s.trunk.num_classes = 0;
   s.fpn_channels = 32;
+  s.fuse_channels = 48;
   s.input_size = 128;
   s.out_channels = 64;
   s.out_grid = 18;
@@ -51,10 +52,13 @@ TEST(Student, GradientsReachEveryParameter) {
 TEST(Student, FullSizeParameterCount) {
   StudentEncoder m(StudentConfig::full_size());
   auto c = eh::count_elements(*m);
-  // TinyViT-21M without head/norm_head 20,689,968 (fixture README) + FPN 2,680,832 (fixture
-  // README) + fuse 1x1 (1024*1024+1024) + dw 3x3 (1024*9+1024) + GroupNorm (2*1024)
-  // + proj 1x1 (1024*1024+1024) = 25,484,144.
-  EXPECT_EQ(c.params, 20689968 + 2680832 + (1024 * 1024 + 1024) + (1024 * 9 + 1024) + 2048 + (1024 * 1024 + 1024));
+  // TinyViT-21M without head/norm_head: 20,689,968 (fixture README).
+  // FPN on stages 1-3 (192, 384, 576 -> 256): laterals (192+384+576)*256 + 3*256, outputs
+  // 3*(256*256*9 + 256). Fusion: fuse 1x1 (3*256 -> 512) 768*512+512, dw 3x3 512*9+512,
+  // GroupNorm 2*512, proj 1x1 (512 -> 1024) 512*1024+1024.
+  const int64_t fpn = (192 + 384 + 576) * 256 + 3 * 256 + 3 * (256 * 256 * 9 + 256);
+  const int64_t fusion = (768 * 512 + 512) + (512 * 9 + 512) + 2 * 512 + (512 * 1024 + 1024);
+  EXPECT_EQ(c.params, 20689968 + fpn + fusion);
 }
 
 TEST(Student, BadFrameIsAClearError) {

@@ -15,6 +15,9 @@ StudentConfig StudentConfig::from(Config& c) {
   c.ignore("trunk");
   s.trunk = TinyViTConfig::from(trunk);
   s.fpn_channels = c.get_or<int64_t>("fpn_channels", 256);
+  s.first_level = c.get_or<int64_t>("first_level", 1);
+  s.fuse_channels = c.get_or<int64_t>("fuse_channels", 512);
+  if (s.first_level < 0 || s.first_level > 3) throw Error(c.label() + ": first_level must be 0..3");
   s.input_size = c.get_or<int64_t>("input_size", 512);
   s.out_channels = c.get_or<int64_t>("out_channels", 1024);
   s.out_grid = c.get_or<int64_t>("out_grid", 72);
@@ -33,14 +36,14 @@ StudentConfig StudentConfig::full_size() {
 StudentEncoderImpl::StudentEncoderImpl(const StudentConfig& cfg) : cfg_(cfg) {
   trunk = register_module("trunk", TinyViT(cfg.trunk));
   FpnConfig f;
-  f.in_channels_list = cfg.trunk.embed_dims;
+  f.in_channels_list.assign(cfg.trunk.embed_dims.begin() + cfg.first_level, cfg.trunk.embed_dims.end());
   f.out_channels = cfg.fpn_channels;
   fpn = register_module("fpn", FeaturePyramidNetwork(f));
-  const int64_t cat = 4 * cfg.fpn_channels, C = cfg.out_channels;
-  fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(cat, C, 1)));
-  dw_ = register_module("dw", torch::nn::Conv2d(torch::nn::Conv2dOptions(C, C, 3).padding(1).groups(C)));
-  norm_ = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(32, C)));
-  proj_ = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(C, C, 1)));
+  const int64_t cat = static_cast<int64_t>(f.in_channels_list.size()) * cfg.fpn_channels, F = cfg.fuse_channels;
+  fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(cat, F, 1)));
+  dw_ = register_module("dw", torch::nn::Conv2d(torch::nn::Conv2dOptions(F, F, 3).padding(1).groups(F)));
+  norm_ = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(F % 32 ? 1 : 32, F)));
+  proj_ = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(F, cfg.out_channels, 1)));
 }
 
 at::Tensor StudentEncoderImpl::forward(const at::Tensor& frame, TensorMap* trace) {
@@ -52,7 +55,7 @@ at::Tensor StudentEncoderImpl::forward(const at::Tensor& frame, TensorMap* trace
                : torch::nn::functional::interpolate(
                      frame, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false));
   auto stages = trunk->forward_stages(x);
-  auto levels = fpn->forward(stages);
+  auto levels = fpn->forward(std::vector<at::Tensor>(stages.begin() + cfg_.first_level, stages.end()));
   // Bring every pyramid level to the teacher's grid: average-pool the finer ones (no aliasing),
   // bilinearly upsample the coarser ones; then fuse across scales.
   std::vector<at::Tensor> at_grid;

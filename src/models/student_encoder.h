@@ -15,11 +15,13 @@ namespace eh::models {
 struct StudentConfig {
   TinyViTConfig trunk;
   int64_t fpn_channels = 256;
+  int64_t first_level = 1;      // trunk stages first_level..3 feed the FPN (stage 0 is too costly at full res)
+  int64_t fuse_channels = 512;  // width of the fusion block before the projection to out_channels
   int64_t input_size = 512;    // the frame is resized to this square before the trunk
   int64_t out_channels = 1024; // teacher trunk width
   int64_t out_grid = 72;       // teacher trunk grid (1008 / 14)
   static StudentConfig from(Config& c);
-  static StudentConfig full_size();  // TinyViT-21M-512 widths, 256-channel FPN, 512 input -> 1024 x 72 x 72
+  static StudentConfig full_size();  // TinyViT-21M-512 widths, 256-channel FPN on stages 1-3, 512 input -> 1024 x 72 x 72
 };
 
 class StudentEncoderImpl : public torch::nn::Module {
