@@ -1,0 +1,117 @@
+#include "bench/op_profiler.h"
+
+#include <ATen/record_function.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+namespace eh::bench {
+
+namespace {
+
+struct ThreadState {
+  std::map<std::string, KernelStats> stats;
+  int depth = 0;  // counted ops currently open on this thread
+};
+thread_local ThreadState* tls = nullptr;
+
+using Clock = std::chrono::steady_clock;
+
+struct Ctx : at::ObserverContext {
+  const char* kind = nullptr;  // null: not counted (nested or not a heavy op)
+  double flops = 0;
+  Clock::time_point t0;
+};
+
+std::vector<int64_t> sizes_of(const c10::IValue& v) {
+  return v.isTensor() ? v.toTensor().sizes().vec() : std::vector<int64_t>{};
+}
+
+double prod(const std::vector<int64_t>& v, size_t from = 0) {
+  double p = 1;
+  for (size_t i = from; i < v.size(); ++i) p *= static_cast<double>(v[i]);
+  return p;
+}
+
+// Returns the kind and FLOPs of a heavy op, or nullptr for anything else.
+const char* classify(const at::RecordFunction& fn, double* flops) {
+  const char* name = fn.name();
+  auto in = fn.inputs();
+  if (!std::strcmp(name, "aten::mm") && in.size() >= 2) {
+    auto a = sizes_of(in[0]), b = sizes_of(in[1]);
+    if (a.size() == 2 && b.size() == 2) *flops = 2.0 * a[0] * a[1] * b[1];
+    return "matmul";
+  }
+  if (!std::strcmp(name, "aten::addmm") && in.size() >= 3) {
+    auto a = sizes_of(in[1]), b = sizes_of(in[2]);
+    if (a.size() == 2 && b.size() == 2) *flops = 2.0 * a[0] * a[1] * b[1];
+    return "matmul";
+  }
+  if ((!std::strcmp(name, "aten::bmm") || !std::strcmp(name, "aten::baddbmm")) && in.size() >= 2) {
+    size_t o = std::strcmp(name, "aten::bmm") ? 1 : 0;
+    auto a = sizes_of(in[o]), b = sizes_of(in[o + 1]);
+    if (a.size() == 3 && b.size() == 3) *flops = 2.0 * a[0] * a[1] * a[2] * b[2];
+    return "matmul";
+  }
+  if (!std::strcmp(name, "aten::convolution") && in.size() >= 9) {
+    auto x = sizes_of(in[0]), w = sizes_of(in[1]);
+    if (x.size() == 4 && w.size() == 4 && in[3].isIntList() && in[4].isIntList() && in[5].isIntList()) {
+      auto s = in[3].toIntVector(), p = in[4].toIntVector(), d = in[5].toIntVector();
+      double out = 1;
+      for (int i = 0; i < 2; ++i) out *= static_cast<double>((x[2 + i] + 2 * p[i] - d[i] * (w[2 + i] - 1) - 1) / s[i] + 1);
+      // weight is [Cout, Cin/groups, kh, kw]
+      *flops = 2.0 * x[0] * w[0] * out * prod(w, 1);
+    }
+    return "conv";
+  }
+  return nullptr;
+}
+
+std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
+  if (!tls) return nullptr;
+  double flops = 0;
+  const char* kind = classify(fn, &flops);
+  if (!kind) return nullptr;
+  auto c = std::make_unique<Ctx>();
+  if (tls->depth++ == 0) {
+    c->kind = kind;
+    c->flops = flops;
+  }
+  c->t0 = Clock::now();
+  return c;
+}
+
+void on_end(const at::RecordFunction&, at::ObserverContext* ctx) {
+  if (!tls || !ctx) return;
+  auto* c = static_cast<Ctx*>(ctx);
+  --tls->depth;
+  if (!c->kind) return;
+  auto& s = tls->stats[c->kind];
+  s.flops += c->flops;
+  s.seconds += std::chrono::duration<double>(Clock::now() - c->t0).count();
+  s.calls += 1;
+}
+
+}  // namespace
+
+OpProfiler::OpProfiler() {
+  tls = new ThreadState();
+  handle_ = at::addThreadLocalCallback(at::RecordFunctionCallback(on_start, on_end).needsInputs(true));
+}
+
+OpProfiler::~OpProfiler() {
+  at::removeCallback(handle_);
+  delete tls;
+  tls = nullptr;
+}
+
+std::map<std::string, KernelStats> OpProfiler::stats() const { return tls ? tls->stats : std::map<std::string, KernelStats>{}; }
+
+double OpProfiler::total_flops() const {
+  double f = 0;
+  for (const auto& [k, s] : stats()) f += s.flops;
+  return f;
+}
+
+}  // namespace eh::bench
