@@ -1,0 +1,249 @@
+// Tracker behaviour on small hand-made instance sequences, and the mask helpers.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include "core/error.h"
+#include "track/mask.h"
+#include "track/tracker.h"
+
+namespace {
+
+using eh::track::Detections;
+using eh::track::TrackEvent;
+using eh::track::Tracker;
+using eh::track::TrackerConfig;
+
+Detections boxes(std::initializer_list<cv::Rect2f> bs) {
+  Detections d;
+  for (const auto& b : bs) d.add(b, 0.9f);
+  return d;
+}
+
+int count(const std::vector<TrackEvent>& ev, TrackEvent::Kind k) {
+  int n = 0;
+  for (const auto& e : ev) n += e.kind == k;
+  return n;
+}
+
+// ---- masks ----------------------------------------------------------------------------------
+
+TEST(TrackMask, CropFromRleEqualsCropFromMat) {
+  cv::Mat m = cv::Mat::zeros(60, 80, CV_8UC1);
+  cv::ellipse(m, cv::RotatedRect({40, 30}, {50, 20}, 30), cv::Scalar(255), cv::FILLED);
+  cv::rectangle(m, cv::Rect(2, 50, 5, 9), cv::Scalar(1), cv::FILLED);
+  const auto a = eh::track::crop_mask(m);
+  const auto b = eh::track::crop_mask(eh::data::rle_encode(m));
+  EXPECT_EQ(a.roi, b.roi);
+  EXPECT_EQ(a.area, cv::countNonZero(m));
+  EXPECT_EQ(a.area, b.area);
+  EXPECT_EQ(cv::countNonZero(a.bits != b.bits), 0);
+  EXPECT_DOUBLE_EQ(eh::track::mask_iou(a, b), 1.0);
+}
+
+TEST(TrackMask, ShiftedIou) {
+  cv::Mat m1 = cv::Mat::zeros(50, 50, CV_8UC1), m2 = m1.clone();
+  cv::rectangle(m1, cv::Rect(10, 10, 10, 10), cv::Scalar(1), cv::FILLED);
+  cv::rectangle(m2, cv::Rect(15, 10, 10, 10), cv::Scalar(1), cv::FILLED);
+  const auto a = eh::track::crop_mask(m1), b = eh::track::crop_mask(m2);
+  EXPECT_NEAR(eh::track::mask_iou(a, b), 50.0 / 150.0, 1e-12);
+  EXPECT_DOUBLE_EQ(eh::track::mask_iou(a, b, {5, 0}), 1.0);
+  EXPECT_DOUBLE_EQ(eh::track::mask_iou(a, b, {40, 0}), 0.0);
+  EXPECT_NEAR(eh::track::box_iou({0, 0, 10, 10}, {5, 0, 10, 10}), 50.0 / 150.0, 1e-6);
+}
+
+// ---- births, deaths --------------------------------------------------------------------------
+
+TEST(Tracker, BirthNeedsConsecutiveHitsAndRowsArriveLate) {
+  TrackerConfig cfg;
+  cfg.min_hits = 3;
+  Tracker t(cfg);
+  auto o1 = t.update(boxes({{10, 10, 20, 10}}), 1, 0.0);
+  auto o2 = t.update(boxes({{12, 10, 20, 10}}), 2, 0.1);
+  EXPECT_TRUE(o1.rows.empty());
+  EXPECT_TRUE(o2.rows.empty());
+  EXPECT_EQ(o2.det_ids[0], 0);
+  auto o3 = t.update(boxes({{14, 10, 20, 10}}), 3, 0.2);
+  ASSERT_EQ(o3.rows.size(), 1u);
+  EXPECT_EQ(o3.rows[0].id, 1);
+  EXPECT_EQ(o3.det_ids[0], 1);
+  ASSERT_EQ(o3.late.size(), 2u);  // frames 1 and 2, reported now
+  EXPECT_EQ(o3.late[0].frame, 1);
+  EXPECT_EQ(o3.late[1].frame, 2);
+  EXPECT_EQ(o3.late[0].id, 1);
+  EXPECT_EQ(count(o3.events, TrackEvent::Kind::Born), 1);
+
+  // A single-frame blip never becomes a track.
+  Tracker u(cfg);
+  u.update(boxes({{100, 100, 20, 10}}), 1, 0.0);
+  u.update(boxes({}), 2, 0.1);
+  u.update(boxes({{100, 100, 20, 10}}), 3, 0.2);
+  u.update(boxes({}), 4, 0.3);
+  EXPECT_EQ(u.stats().births, 0);
+}
+
+TEST(Tracker, RetiresAfterTSecondsUnseen) {
+  TrackerConfig cfg;
+  cfg.min_hits = 1;
+  cfg.retire_after_s = 2.0;
+  Tracker t(cfg);
+  t.update(boxes({{10, 10, 20, 10}}), 1, 0.0);
+  int retired_at = -1;
+  for (int f = 2; f < 40; ++f) {
+    const auto o = t.update(boxes({}), f, 0.1 * (f - 1));
+    if (count(o.events, TrackEvent::Kind::Retired)) retired_at = f;
+  }
+  EXPECT_EQ(retired_at, 22);  // first frame with more than 2 s unseen (t = 2.1)
+  EXPECT_TRUE(t.tracks().empty());
+  ASSERT_EQ(t.identities().size(), 1u);  // the identity stays for re-identification
+  EXPECT_FALSE(t.identities()[0].in_view);
+}
+
+TEST(Tracker, KeepsIdentityThroughShortOcclusion) {
+  TrackerConfig cfg;
+  cfg.min_hits = 1;
+  Tracker t(cfg);
+  for (int f = 1; f <= 10; ++f) t.update(boxes({{10.0f * f, 50, 30, 15}}), f, 0.1 * f);
+  for (int f = 11; f <= 15; ++f) t.update(boxes({}), f, 0.1 * f);  // hidden for 0.5 s
+  const auto o = t.update(boxes({{160, 50, 30, 15}}), 16, 1.6);       // where it would be
+  ASSERT_EQ(o.rows.size(), 1u);
+  EXPECT_EQ(o.rows[0].id, 1);
+  EXPECT_EQ(t.stats().births, 1);
+}
+
+// ---- identities ------------------------------------------------------------------------------
+
+TEST(Tracker, ClosedPenNeverCreatesMoreIdentities) {
+  TrackerConfig cfg;
+  cfg.min_hits = 2;
+  cfg.max_animals = 2;
+  cfg.retire_after_s = 1.0;
+  Tracker t(cfg);
+  for (int f = 1; f <= 5; ++f) t.update(boxes({{10, 10, 20, 10}, {100, 10, 20, 10}}), f, 0.1 * f);
+  EXPECT_EQ(t.stats().births, 2);
+  // Animal 1 leaves for 3 s (retired), an animal appears far away: it must be animal 1.
+  for (int f = 6; f <= 35; ++f) t.update(boxes({{100, 10, 20, 10}}), f, 0.1 * f);
+  std::vector<int> ids;
+  for (int f = 36; f <= 40; ++f) {
+    const auto o = t.update(boxes({{100, 10, 20, 10}, {150, 90, 20, 10}}), f, 0.1 * f);
+    for (const auto& r : o.rows) ids.push_back(r.id);
+  }
+  EXPECT_EQ(t.stats().births, 2);
+  EXPECT_EQ(t.stats().reidentified, 1);
+  for (int id : ids) EXPECT_LE(id, 2);
+
+  // With all identities in view, an extra instance waits unreported instead of taking a new id.
+  int extra_rows = 0;
+  for (int f = 41; f <= 50; ++f) {
+    const auto o = t.update(boxes({{100, 10, 20, 10}, {150, 90, 20, 10}, {50, 120, 20, 10}}), f, 0.1 * f);
+    extra_rows += static_cast<int>(o.rows.size()) - 2;
+  }
+  EXPECT_EQ(extra_rows, 0);
+  EXPECT_EQ(t.stats().births, 2);
+}
+
+TEST(Tracker, OpenWorldReidentifiesOnlyByAppearance) {
+  TrackerConfig cfg;
+  cfg.min_hits = 1;
+  cfg.retire_after_s = 0.5;
+  auto det = [](cv::Rect2f b, std::vector<float> e) {
+    Detections d;
+    d.add(b, 0.9f);
+    d.embeddings.push_back(std::move(e));
+    return d;
+  };
+  const std::vector<float> a = {1, 0, 0, 0}, b = {0, 1, 0, 0};
+  Tracker t(cfg);
+  for (int f = 1; f <= 10; ++f) t.update(det({10, 10, 20, 10}, a), f, 0.1 * f);
+  for (int f = 11; f <= 20; ++f) t.update(Detections{}, f, 0.1 * f);  // retired
+  // A different-looking animal: new identity. Then the first one again: re-identified.
+  auto o = t.update(det({150, 90, 20, 10}, b), 21, 2.1);
+  ASSERT_EQ(o.rows.size(), 1u);
+  EXPECT_EQ(o.rows[0].id, 2);
+  for (int f = 22; f <= 30; ++f) t.update(Detections{}, f, 0.1 * f);
+  o = t.update(det({80, 40, 20, 10}, {0.95f, 0.05f, 0.1f, 0}), 31, 3.1);
+  ASSERT_EQ(o.rows.size(), 1u);
+  EXPECT_EQ(o.rows[0].id, 1);
+  EXPECT_EQ(t.stats().reidentified, 1);
+}
+
+TEST(Tracker, MasksSeparateNeighboursThatBoxesCannot) {
+  // Two L-shaped animals whose boxes coincide; only the masks tell them apart. They swap
+  // places in the box (top-left vs bottom-right) never, so each track must follow its mask.
+  TrackerConfig cfg;
+  cfg.min_hits = 1;
+  Tracker t(cfg);
+  auto frame = [](int dx) {
+    Detections d;
+    cv::Mat a = cv::Mat::zeros(100, 100, CV_8UC1), b = a.clone();
+    cv::rectangle(a, cv::Rect(20 + dx, 20, 40, 8), cv::Scalar(1), cv::FILLED);
+    cv::rectangle(a, cv::Rect(20 + dx, 20, 8, 40), cv::Scalar(1), cv::FILLED);
+    cv::rectangle(b, cv::Rect(20 + dx, 52, 40, 8), cv::Scalar(1), cv::FILLED);
+    cv::rectangle(b, cv::Rect(52 + dx, 20, 8, 40), cv::Scalar(1), cv::FILLED);
+    // Order alternates so that index order carries no information.
+    if (dx % 2) {
+      d.add(cv::Rect2f(cv::boundingRect(b)), 0.9f);
+      d.masks.push_back(b);
+      d.add(cv::Rect2f(cv::boundingRect(a)), 0.9f);
+      d.masks.push_back(a);
+    } else {
+      d.add(cv::Rect2f(cv::boundingRect(a)), 0.9f);
+      d.masks.push_back(a);
+      d.add(cv::Rect2f(cv::boundingRect(b)), 0.9f);
+      d.masks.push_back(b);
+    }
+    return std::make_pair(d, dx % 2 != 0);
+  };
+  int id_a = 0;
+  for (int f = 0; f < 10; ++f) {
+    auto [d, swapped] = frame(f);
+    const auto o = t.update(d, f + 1, 0.1 * f);
+    const int ida = o.det_ids[swapped ? 1 : 0];
+    if (f == 0) id_a = ida;
+    EXPECT_EQ(ida, id_a) << "frame " << f;
+  }
+  EXPECT_EQ(t.stats().births, 2);
+}
+
+TEST(Tracker, LowScoreInstancesOnlyExtendTracks) {
+  TrackerConfig cfg;
+  cfg.min_hits = 1;
+  Tracker t(cfg);
+  Detections weak;
+  weak.add({200, 200, 20, 10}, 0.3f);
+  EXPECT_TRUE(t.update(weak, 1, 0).rows.empty());
+  t.update(boxes({{10, 10, 20, 10}}), 2, 0.1);
+  Detections d;
+  d.add({11, 10, 20, 10}, 0.3f);  // confidence dropped (partly hidden)
+  const auto o = t.update(d, 3, 0.2);
+  ASSERT_EQ(o.rows.size(), 1u);
+  EXPECT_EQ(o.rows[0].id, 1);
+}
+
+TEST(Tracker, RejectsMalformedInput) {
+  Tracker t;
+  Detections d = boxes({{0, 0, 10, 10}});
+  d.scores.clear();
+  EXPECT_THROW(t.update(d, 1, 0), eh::Error);
+  Detections e = boxes({{0, 0, -1, 10}});
+  EXPECT_THROW(t.update(e, 1, 0), eh::Error);
+  Detections f = boxes({{0, 0, 10, 10}, {5, 5, 10, 10}});
+  f.embeddings = {{1, 0}, {1, 0, 0}};
+  EXPECT_THROW(t.update(f, 1, 0), eh::Error);
+  TrackerConfig bad;
+  bad.min_hits = 0;
+  EXPECT_THROW(Tracker{bad}, eh::UsageError);
+}
+
+TEST(Tracker, MemoryIsReported) {
+  Tracker t;
+  for (int f = 1; f <= 5; ++f) t.update(boxes({{10, 10, 20, 10}, {60, 10, 20, 10}}), f, 0.1 * f);
+  const auto m = t.memory();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].name, "tracker.tracks");
+  EXPECT_EQ(m[0].items, 2u);
+  EXPECT_GT(m[0].bytes, 0u);
+  EXPECT_EQ(m[1].items, 2u);
+}
+
+}  // namespace
