@@ -1,11 +1,14 @@
 // The benchmark suites. Each adds rows to the context; heavy kernels are profiled so achieved
 // GFLOP/s can be set against the `gemm` suite's yardstick measured in the same run.
 #include <fmt/format.h>
+
+#include <optional>
 #include <torch/torch.h>
 
 #include "bench/bench.h"
 #include "bench/op_profiler.h"
 #include "models/dinov3_vit.h"
+#include "models/sam3/pe_vit.h"
 #include "models/student_encoder.h"
 
 namespace eh::bench {
@@ -26,9 +29,11 @@ nlohmann::ordered_json kernel_values(const OpProfiler& prof, double items, const
 
 // Times a model forward and profiles one extra run for its kernel mix.
 Row measure_model(Context& ctx, const std::string& suite, const std::string& name, const std::function<void()>& fwd,
-                  double items_per_call, const std::string& unit) {
+                  double items_per_call, const std::string& unit, const MemProbe* since = nullptr) {
   torch::NoGradGuard g;
-  MemProbe mem;
+  std::optional<MemProbe> local;  // a probe resets the peak mark, so make one only if none was given
+  if (!since) local.emplace();
+  const MemProbe& mem = since ? *since : *local;  // `since` taken before the model was built: weights count
   auto t = time_it(fwd, ctx.warmup, ctx.reps);
   double peak = mem.peak_mb();
   OpProfiler prof;
@@ -62,19 +67,41 @@ void gemm_suite(Context& ctx) {
 
 void backbones_suite(Context& ctx) {
   // Student encoder at full size, fed the teacher's 1008x1008 frame (it resizes to its input).
+  auto frame = torch::randn({1, 3, 1008, 1008});
+  MemProbe student_mem;
   models::StudentEncoder student(models::StudentConfig::full_size());
   student->eval();
-  auto frame = torch::randn({1, 3, 1008, 1008});
-  auto rs = measure_model(ctx, "backbones", "student encoder (TinyViT-21M+FPN+fusion) 1008->512", [&] { student->forward(frame); }, 1, "frame");
+  auto rs = measure_model(ctx, "backbones", "student encoder (TinyViT-21M+FPN+fusion) 1008->512", [&] { student->forward(frame); }, 1,
+                          "frame", &student_mem);
   rs.note = "output [1,1024,72,72]";
   ctx.add(rs);
 
+  // Teacher trunk (SAM 3 PE ViT-L+, random weights) at the same frame, measured in the same run.
+  // One warm-up-free repetition: a forward is tens of seconds on two cores.
+  {
+    MemProbe teacher_mem;
+    models::Sam3ViT teacher(models::sam3_full_trunk_config());
+    teacher->eval();
+    Context once = ctx;
+    once.reps = 1;
+    once.warmup = 0;
+    auto rt = measure_model(once, "backbones", "teacher trunk (SAM 3 PE ViT-L+/14) 1008", [&] { teacher->forward(frame); }, 1, "frame", &teacher_mem);
+    rt.note = "output [1,1024,72,72]; 1 repetition";
+    ctx.add(rt);
+    Row ratio{"backbones", "student / teacher", {}, "same frame, same run"};
+    ratio.values["speedup"] = rt.values["ms_per_frame"].get<double>() / rs.values["ms_per_frame"].get<double>();
+    ratio.values["peak_memory_ratio"] = rt.values["peak_rss_mb"].get<double>() / std::max(1.0, rs.values["peak_rss_mb"].get<double>());
+    ratio.values["flop_ratio"] = rt.values["gflop_per_frame"].get<double>() / rs.values["gflop_per_frame"].get<double>();
+    ctx.add(ratio);
+  }
+
   // DINOv3 ViT-S/16 on a batch of per-animal crops.
+  MemProbe dino_mem;
   models::DinoV3Config dc;
   models::DinoVisionTransformer dino(dc);
   dino->eval();
   auto crops = torch::randn({8, 3, 224, 224});
-  auto rd = measure_model(ctx, "backbones", "DINOv3 ViT-S/16 224x224, batch 8", [&] { dino->forward_features(crops); }, 8, "crop");
+  auto rd = measure_model(ctx, "backbones", "DINOv3 ViT-S/16 224x224, batch 8", [&] { dino->forward_features(crops); }, 8, "crop", &dino_mem);
   ctx.add(rd);
 }
 
