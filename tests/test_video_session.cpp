@@ -47,9 +47,15 @@ TEST(Session, PruningKeepsMemoryBounded) {
   EXPECT_LT(b5, 1.25 * b1) << "caches grew from " << b1 << " to " << b5 << " bytes";
   EXPECT_GT(b5, 0.75 * b1);
   for (const auto& c : s[5000].caches) {
-    if (c.name == "session.window.instances") EXPECT_LE(c.items, 16u * 8u);
-    if (c.name == "session.objects") EXPECT_LE(c.items, 8u);
-    if (c.name == "tracker.identities") EXPECT_LE(c.items, 8u);
+    if (c.name == "session.window.instances") {
+      EXPECT_LE(c.items, 16u * 8u);
+    }
+    if (c.name == "session.objects") {
+      EXPECT_LE(c.items, 8u);
+    }
+    if (c.name == "tracker.identities") {
+      EXPECT_LE(c.items, 8u);
+    }
     EXPECT_NE(c.name, "session.archive");
   }
 }
@@ -114,7 +120,9 @@ TEST(Session, SinkGetsEveryFrameInOrderWithMasksAndEmbeddings) {
   EXPECT_EQ(s.stats().late_rows_missed, 0);
   // Full-frame masks are kept as RLE in the window, not as images.
   for (const auto& c : s.memory())
-    if (c.name == "session.window.instances") EXPECT_LT(c.bytes, 5u * 2u * 100u * 260u / 4u);
+    if (c.name == "session.window.instances") {
+      EXPECT_LT(c.bytes, 5u * 2u * 100u * 260u / 4u);
+    }
 }
 
 TEST(Session, OneModelManySessions) {

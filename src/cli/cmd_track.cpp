@@ -167,6 +167,7 @@ int run_memory_bench(const TrackArgs& a) {
     long long rss, peak;
   };
   std::vector<Row> rows;
+  std::vector<std::size_t> queue_high;  // frames, per run: the reader queue's high-water mark
   auto run = [&](bool prune, int64_t frames, std::vector<int64_t> cps) {
     TrackArgs b = a;
     b.no_prune = !prune;
@@ -185,11 +186,12 @@ int run_memory_bench(const TrackArgs& a) {
     };
     eh::video::reset_peak_rss();
     spdlog::info("memory bench: {} for {} frames", prune ? "pruned" : "no-prune", frames);
-    eh::video::run_ground_truth_tracking(o);
+    const auto r = eh::video::run_ground_truth_tracking(o);
+    queue_high.push_back(r.run.reader.queue_high_water);
   };
   run(true, n, {first, n});
   const int64_t m = std::min(a.no_prune_frames, n);
-  run(false, m, {std::min<int64_t>(first, m), m});
+  run(false, m, {m > first ? first : std::max<int64_t>(1, m / 2), m});
   fmt::print("\n| mode | frames | caches | RSS | peak RSS |\n|---|---:|---:|---:|---:|\n");
   for (const auto& r : rows)
     fmt::print("| {} | {} | {} | {} | {} |\n", r.mode, r.frames, eh::video::format_bytes(static_cast<double>(r.caches)),
@@ -200,6 +202,9 @@ int run_memory_bench(const TrackArgs& a) {
       if (r.mode == mode) (a0 ? a1 : a0) = &r;
     return {a0, a1};
   };
+  if (queue_high.size() == 2)
+    fmt::print("reader queue high water: pruned {} frames, no-prune {} frames (of {})\n", queue_high[0], queue_high[1],
+               a.queue);
   for (const std::string mode : {"pruned", "no-prune"}) {
     const auto [r0, r1] = pair_of(mode);
     if (!r0 || !r1 || r1->frames == r0->frames) continue;
