@@ -1,0 +1,70 @@
+// Per-animal appearance embedding (DINOv3 architecture at any size) and the behaviour model:
+// the interfaces the pipeline codes against. Models are shared, read-only state (several
+// streams share one); per-stream state lives in the objects new_stream() returns.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "data/behaviour.h"
+#include "data/rle.h"
+
+namespace eh::animal {
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  virtual int dim() const = 0;
+  // One L2-normalised row per box (x, y, w, h in pixels of `bgr`), in order; boxes are
+  // clipped to the image, an empty clipped box gives an all-zero row.
+  virtual std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes) const = 0;
+  virtual std::string name() const = 0;
+  virtual std::size_t bytes() const = 0;  // weights held
+};
+
+// A model directory with config.json + weights.safetensors (+ card.md). Throws eh::Error naming
+// the file and what is wrong.
+std::shared_ptr<const Embedder> load_embedder(const std::string& dir);
+
+// What the behaviour model sees of one tracked animal in one frame.
+struct TrackObservation {
+  int id = 0;                              // track id (stable while tracked)
+  double t = 0;                            // seconds
+  cv::Rect2f box;                          // pixels
+  const eh::data::Rle* mask = nullptr;     // may be null
+  const std::vector<float>* embedding = nullptr;  // may be null or empty
+};
+
+struct BehaviourPrediction {
+  eh::data::Behaviour label = eh::data::Behaviour::Unknown;
+  float confidence = 0;                              // probability of `label` after smoothing
+  std::array<float, eh::data::kNumBehaviours> probs{};  // smoothed class probabilities
+};
+
+// Per-stream behaviour state: motion history per track and temporal smoothing.
+class BehaviourStream {
+ public:
+  virtual ~BehaviourStream() = default;
+  // One prediction per observation, same order. Observations of one track come in time order.
+  virtual std::vector<BehaviourPrediction> update(const std::vector<TrackObservation>& obs) = 0;
+  // Forget a track (retired by the tracker).
+  virtual void drop(int id) = 0;
+};
+
+class BehaviourModel {
+ public:
+  virtual ~BehaviourModel() = default;
+  // frame_size: pixels of the frames the observations refer to (the pen layout in the model's
+  // config is in normalised image coordinates); fps: nominal frame rate.
+  virtual std::unique_ptr<BehaviourStream> new_stream(cv::Size frame_size, double fps) const = 0;
+  virtual int embedding_dim() const = 0;  // 0 when the model ignores embeddings
+  virtual std::string name() const = 0;
+  virtual std::size_t bytes() const = 0;
+};
+
+std::shared_ptr<const BehaviourModel> load_behaviour_model(const std::string& dir);
+
+}  // namespace eh::animal
