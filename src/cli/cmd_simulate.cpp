@@ -12,8 +12,12 @@
 #include "data/dataset_writer.h"
 #include "data/longitudinal.h"
 #include "data/simulator.h"
+#include "store/recorder.h"
+#include "store/store.h"
 
 namespace {
+
+constexpr int64_t kStoreEpoch = 1704067200;  // 2024-01-01 00:00 UTC: day 0 of a longitudinal store
 
 struct Opts {
   std::string out;
@@ -28,6 +32,7 @@ struct Opts {
   int jpeg_quality = 0;
   bool no_video = false, no_masks = false, no_edinburgh = false, no_contact_sheet = false;
   int benchmark = 0;
+  std::string store;  // longitudinal: also record the animals in view into this store
   bool longitudinal = false;
   int days = 0;
   int samples_per_hour = 2;
@@ -83,6 +88,7 @@ int run(const Opts& o) {
   const cv::Size size = parse_size(o.size);
   if (o.longitudinal && o.days < 1) throw eh::UsageError("--longitudinal needs --days D (D >= 1)");
   if (!o.longitudinal && o.days > 0) throw eh::UsageError("--days is only used with --longitudinal");
+  if (!o.store.empty() && !o.longitudinal) throw eh::UsageError("--store is only used with --longitudinal");
   if (o.render_samples && !o.longitudinal) throw eh::UsageError("--render-samples is only used with --longitudinal");
   if (o.out.empty() && o.benchmark <= 0) throw eh::UsageError("--out DIR is required (or --benchmark N alone)");
   if (o.first_hour > o.last_hour) throw eh::UsageError("--first-hour must not be after --last-hour");
@@ -124,7 +130,33 @@ int run(const Opts& o) {
     lc.ill_fraction = o.ill_fraction;
     lc.render = o.render_samples;
     Progress prog("simulate --longitudinal: samples");
-    const auto r = eh::data::run_longitudinal(lc, o.out, std::ref(prog));
+    // --store: what the camera sees (animals in view, ground-truth behaviour and position) goes
+    // through the same Recorder as `edgeherd run`, so `edgeherd associate` can be checked
+    // against the planted outcomes. Day 0 starts at kStoreEpoch.
+    std::unique_ptr<eh::store::Store> store;
+    std::unique_ptr<eh::store::Recorder> recorder;
+    eh::data::LongitudinalFrameFn on_frame;
+    if (!o.store.empty()) {
+      store = std::make_unique<eh::store::Store>(o.store, eh::store::StoreOptions{});
+      eh::store::RecorderOptions ro;
+      ro.frame_interval_s = 1.0 / o.fps;
+      recorder = std::make_unique<eh::store::Recorder>(*store, ro);
+      const float ppm = eh::data::make_pen_layout(size).pixels_per_metre;
+      on_frame = [&, ppm](double t_s, const eh::data::PenSimulator& sim) {
+        const double t = static_cast<double>(kStoreEpoch) + t_s;
+        for (const auto& g : sim.ground_truth())
+          recorder->observe({g.id, t, g.pose.centre.x / ppm, g.pose.centre.y / ppm, static_cast<int>(g.behaviour), -1.f});
+      };
+    }
+    const auto r = eh::data::run_longitudinal(lc, o.out, std::ref(prog), on_frame);
+    if (recorder) {
+      for (const auto& a : r.outcomes) store->set_animal_info(a.animal_id, "SIM-" + std::to_string(a.animal_id), a.description);
+      recorder->advance(static_cast<double>(kStoreEpoch) + o.days * 86400.0);
+      recorder->flush();
+      recorder.reset();
+      store.reset();
+      std::cout << fmt::format("recorded the animals in view into {} (day 0 = 2024-01-01)\n", o.store);
+    }
     for (const auto& n : r.notes) std::cerr << "note: " << n << "\n";
     int lame = 0, ill = 0;
     for (const auto& a : r.outcomes) {
@@ -192,6 +224,7 @@ const eh::cli::Registrar reg{eh::cli::Command{
       app.add_option("--last-hour", o->last_hour, "Longitudinal: last hour sampled each day")->check(CLI::Range(0, 23))->capture_default_str();
       app.add_option("--lame-fraction", o->lame_fraction, "Longitudinal: share of animals that become lame")->check(CLI::Range(0.0, 1.0))->capture_default_str();
       app.add_option("--ill-fraction", o->ill_fraction, "Longitudinal: share of animals that fall ill")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      app.add_option("--store", o->store, "Longitudinal: record what the camera sees into this SQLite store (edgeherd associate)");
       app.add_flag("--render-samples", o->render_samples, "Longitudinal: also render every sample (video + MOT gt)");
       return [o]() { return run(*o); };
     }}};

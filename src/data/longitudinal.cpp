@@ -93,7 +93,8 @@ PigHealth LongitudinalPlan::health(int animal_id, double day) const {
   return h;
 }
 
-LongitudinalResult run_longitudinal(const LongitudinalConfig& cfg, const std::string& out_dir, const ProgressFn& progress) {
+LongitudinalResult run_longitudinal(const LongitudinalConfig& cfg, const std::string& out_dir, const ProgressFn& progress,
+                                    const LongitudinalFrameFn& on_frame) {
   if (cfg.samples_per_hour < 1 || cfg.samples_per_hour > 60) throw Error("longitudinal: samples_per_hour must be in 1..60");
   if (!(cfg.sample_minutes > 0) || cfg.sample_minutes * cfg.samples_per_hour > 60)
     throw Error("longitudinal: sample_minutes must be > 0 and fit samples_per_hour times in an hour");
@@ -138,7 +139,9 @@ LongitudinalResult run_longitudinal(const LongitudinalConfig& cfg, const std::st
           s.illness = sc.health[i].illness;
           s.weight_kg = sc.health[i].weight_kg;
         }
+        const double sample_start_s = day * 86400.0 + sc.start_hour * 3600.0;
         auto collect = [&](const PenSimulator& sim) {
+          if (on_frame) on_frame(sample_start_s + sim.time_s(), sim);
           for (const auto& g : sim.all_animals()) {
             SampleSummary& s = sums[g.id - 1];
             ++s.frames;

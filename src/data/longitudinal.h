@@ -5,6 +5,7 @@
 // longitudinal record and its outcome association can be checked against it.
 #pragma once
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,9 +79,13 @@ struct LongitudinalResult {
   std::vector<std::string> notes;
 };
 
+// Called after every simulated frame with the frame's clock time in seconds since 00:00 of
+// day 0 (samples are in time order) and the simulator (ground truth of the animals in view).
+using LongitudinalFrameFn = std::function<void(double t_s, const PenSimulator& sim)>;
+
 // Runs every sample. With a non-empty out_dir writes outcomes.csv, samples.csv, daily.csv and,
 // when cfg.render, samples/dDDD_hHH_sK/ with each sample's video and ground truth.
 LongitudinalResult run_longitudinal(const LongitudinalConfig& cfg, const std::string& out_dir = "",
-                                    const ProgressFn& progress = {});
+                                    const ProgressFn& progress = {}, const LongitudinalFrameFn& on_frame = {});
 
 }  // namespace eh::data
