@@ -11,9 +11,11 @@ Arch tinyvit_arch();
 Arch fpn_arch();
 Arch student_arch();
 Arch sam3_backbone_arch();
+Arch sam3_detector_arch();
 
 const std::vector<Arch>& archs() {
-  static const std::vector<Arch> all = {dinov3_arch(), tinyvit_arch(), fpn_arch(), student_arch(), sam3_backbone_arch(), toy_mlp_arch()};
+  static const std::vector<Arch> all = {dinov3_arch(), tinyvit_arch(), fpn_arch(), student_arch(), sam3_backbone_arch(),
+                                     sam3_detector_arch(), toy_mlp_arch()};
   return all;
 }
 

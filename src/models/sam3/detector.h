@@ -1,0 +1,71 @@
+// SAM 3 detector heads: the part of `Sam3Image` after the backbone (facebookresearch/sam3@
+// 99d02f28c8d34610ab35559b72642b01f10fdb1e): geometry (prompt) encoder `sam3/model/geometry_encoders.py`
+// SequenceGeometryEncoder, fusion encoder `sam3/model/encoder.py` TransformerEncoderFusion, DETR-style
+// decoder with presence token and box-RPB `sam3/model/decoder.py` TransformerDecoder, score head
+// `sam3/model/model_misc.py` DotProductScoring, mask head `sam3/model/maskformer_segmentation.py`
+// UniversalSegmentationHead + PixelDecoder, wired as `sam3/model/sam3_image.py` Sam3Image.forward_grounding
+// (the per-frame detector call of the video model), with the arguments of `sam3/model_builder.py`.
+//
+// Module names equal the upstream keys under `detector.` in sam3.pt: `geometry_encoder.*`,
+// `transformer.encoder.*`, `transformer.decoder.*`, `segmentation_head.*`, `dot_prod_scoring.*`.
+// Input: the vision backbone's detector-neck levels (after SAM3VLBackbone's scalp: 4x, 2x, 1x) and
+// the prompt's text features after the language backbone's resizer with their padding mask, so the
+// text encoder is not needed at inference (the "pig" embedding can be computed once and stored).
+#pragma once
+#include <torch/nn.h>
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "models/registry.h"
+
+namespace eh::models {
+
+struct Sam3DetectorConfig {
+  int64_t d_model = 256, num_heads = 8, dim_feedforward = 2048;
+  int64_t num_encoder_layers = 6, num_decoder_layers = 6, num_geometry_layers = 3;
+  int64_t num_queries = 200;
+  int64_t resolution = 1008, stride = 14;  // the decoder's box-RPB coordinate cache size (resolution / stride)
+  bool presence_token = true;
+  bool supervise_joint_box_scores = true;  // video model: score = inv_sigmoid(sigmoid(score) * sigmoid(presence))
+  int64_t upsampling_stages = 3;
+  int64_t prompt_mlp_hidden_dim = 2048;
+  int64_t roi_size = 7;
+  double pos_temperature = 10000.0;
+  // Fields as written by tools/fixtures/sam3_detector/gen.py; unknown fields are errors.
+  static Sam3DetectorConfig from(Config& c);
+};
+
+// The released detector (sam3.pt `detector.*` minus backbone): 32,745,270 parameters.
+Sam3DetectorConfig sam3_full_detector_config();
+
+struct Sam3DetectorOutput {
+  at::Tensor pred_logits;         // [B, Q, 1] (joint with presence when supervise_joint_box_scores)
+  at::Tensor pred_boxes;          // [B, Q, 4] cx, cy, w, h in [0, 1]
+  at::Tensor pred_boxes_xyxy;     // [B, Q, 4]
+  at::Tensor presence_logit_dec;  // [B, 1]
+  at::Tensor pred_masks;          // [B, Q, 4h, 4w] mask logits at the 4x level
+  at::Tensor semantic_seg;        // [B, 1, 4h, 4w]
+  at::Tensor queries;             // [B, Q, d] last decoder layer, normed
+};
+
+class Sam3DetectorImpl : public torch::nn::Module {
+ public:
+  explicit Sam3DetectorImpl(const Sam3DetectorConfig& cfg);
+  // feats: the three neck levels [B, d, 4h, 4w], [B, d, 2h, 2w], [B, d, h, w] (one image per prompt);
+  // text: [T, B, d] (seq-first); text_mask: [B, T] bool, true = padding. `trace` receives the
+  // fixture's intermediates ("intermediate.*").
+  Sam3DetectorOutput forward(const std::vector<at::Tensor>& feats, const at::Tensor& text, const at::Tensor& text_mask,
+                             TensorMap* trace = nullptr);
+  const Sam3DetectorConfig& config() const { return cfg_; }
+
+ private:
+  Sam3DetectorConfig cfg_;
+  std::shared_ptr<torch::nn::Module> geometry_, transformer_, segmentation_, scoring_;
+};
+TORCH_MODULE(Sam3Detector);
+
+Arch sam3_detector_arch();
+
+}  // namespace eh::models
