@@ -21,6 +21,13 @@ std::size_t ModelSet::weights_bytes() const {
   return b;
 }
 
+void ModelSet::validate() const {
+  if (!segmenter) throw eh::Error(fmt::format("model set '{}': no segmenter", name));
+  if (behaviour && embedder && behaviour->embedding_dim() > 0 && behaviour->embedding_dim() != embedder->dim())
+    throw eh::Error(fmt::format("model set '{}': behaviour model {} expects {}-dim embeddings, embedder {} gives {}", name,
+                                behaviour->name(), behaviour->embedding_dim(), embedder->name(), embedder->dim()));
+}
+
 ModelSet sim_gt_model_set() {
   ModelSet m;
   m.name = "sim-gt";
@@ -112,9 +119,16 @@ ModelDirInfo check_model_dir(const std::string& dir, const std::string& variant)
 ModelSet load_model_set(const std::string& dir, const std::string& variant) {
   if (dir == "sim-gt") return sim_gt_model_set();
   const ModelDirInfo info = check_model_dir(dir, variant);
-  // The perception, embedder and behaviour loaders (perception::load_segmenter,
-  // animal::load_embedder, animal::load_behaviour_model) are wired in here when those modules
-  // are part of the build; this branch has only the interfaces.
+  // The perception, embedder and behaviour loaders are wired in here when those modules are
+  // part of the build (this branch has only their interfaces):
+  //   ModelSet m;
+  //   m.name = info.name;  m.variant = variant;  m.prompt = info.prompt;
+  //   m.pixels_per_metre = info.pixels_per_metre;
+  //   m.segmenter = eh::perception::load_segmenter(dir, variant);
+  //   m.embedder = eh::animal::load_embedder((fs::path(dir) / "embedder").string());
+  //   m.behaviour = eh::animal::load_behaviour_model((fs::path(dir) / "behaviour").string());
+  //   m.validate();
+  //   return m;
   throw eh::Error(fmt::format("{}: model '{}' ({}) found, but this build has no loader for model directories yet "
                               "(only the built-in --model sim-gt)",
                               dir, info.name, variant));

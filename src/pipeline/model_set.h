@@ -26,6 +26,9 @@ struct ModelSet {
   bool needs_simulator = false;  // sim-gt: ground truth comes with sim: frames only
 
   std::size_t weights_bytes() const;  // segmenter + embedder + behaviour
+  // Throws eh::Error when the parts do not fit together: no segmenter, or a behaviour model
+  // that reads embeddings of another dimension than the embedder's.
+  void validate() const;
 };
 
 // model.json of a model directory (docs/model_dir.md).

@@ -180,7 +180,7 @@ class FileOut {
 }  // namespace
 
 RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
-  if (!models.segmenter) throw eh::Error("run: the model set has no segmenter");
+  models.validate();
   if (opt.source.empty()) throw eh::UsageError("run: SOURCE is required");
   if (opt.out_dir.empty()) throw eh::UsageError("run: --out is required");
   if (opt.window < 1) throw eh::UsageError(fmt::format("--window must be >= 1, got {}", opt.window));
