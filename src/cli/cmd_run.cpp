@@ -35,7 +35,7 @@ extern "C" void on_signal(int) {
 struct RunArgs {
   std::string source, model, out, variant = "student", prompt = "pig", gt, gt_labels, label, store, start_time;
   int window = 16, max_animals = -1, queue = 8, reconnects = 5, thumbnails = 4;
-  double ppm = 0, stall_timeout = 10, fps = 0, video_scale = 1.0;
+  double ppm = 0, stall_timeout = 10, fps = 0, video_scale = 0;
   int64_t frames = -1;
   bool no_video = false, no_eval = false, quiet = false;
 };
@@ -180,7 +180,7 @@ const eh::cli::Registrar kRegistrar{eh::cli::Command{
       sub.add_option("--gt-labels", a->gt_labels, "Behaviour labels CSV (frame,id,label) with the ids of --gt");
       sub.add_flag("--no-eval", a->no_eval, "Do not score against ground truth");
       sub.add_flag("--no-video", a->no_video, "Do not write annotated.mp4");
-      sub.add_option("--video-scale", a->video_scale, "Size of the annotated video relative to the frames")
+      sub.add_option("--video-scale", a->video_scale, "Size of the annotated video relative to the frames (0: halved until at most 960 pixels wide)")
           ->capture_default_str();
       sub.add_option("--label", a->label, "Name of this run in reports (default: the variant)");
       sub.add_option("--frames", a->frames, "Stop after this many frames");

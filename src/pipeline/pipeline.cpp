@@ -184,8 +184,8 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   if (opt.source.empty()) throw eh::UsageError("run: SOURCE is required");
   if (opt.out_dir.empty()) throw eh::UsageError("run: --out is required");
   if (opt.window < 1) throw eh::UsageError(fmt::format("--window must be >= 1, got {}", opt.window));
-  if (!(opt.video_scale > 0 && opt.video_scale <= 4))
-    throw eh::UsageError(fmt::format("--video-scale must be in (0, 4], got {}", opt.video_scale));
+  if (!(opt.video_scale >= 0 && opt.video_scale <= 4))
+    throw eh::UsageError(fmt::format("--video-scale must be in [0, 4] (0: auto), got {}", opt.video_scale));
   const bool sim = is_sim(opt.source);
   if (models.needs_simulator && !sim)
     throw eh::UsageError(fmt::format("--model {} reads the simulator's ground truth: it needs a sim: source, got '{}'",
@@ -433,11 +433,16 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
     }
     if (gt_sim) gt_pending.erase(gt_pending.begin(), gt_pending.upper_bound(fo.frame));
     if (opt.video && !image.empty()) {
-      cv::Mat vis = image;
-      if (opt.video_scale != 1.0) cv::resize(image, vis, cv::Size(), opt.video_scale, opt.video_scale, cv::INTER_AREA);
       if (!video_tried) {
         video_tried = true;
-        video_size = vis.size();
+        // Auto scale: halved until at most 960 pixels wide (an exact half is OpenCV's cheap
+        // INTER_AREA path; encoding a 1280x720 mp4v frame costs ~4x a 640x360 one).
+        double scale = opt.video_scale;
+        if (!(scale > 0))
+          for (scale = 1.0; image.cols * scale > 960; scale /= 2) {
+          }
+        video_size = cv::Size(std::max(2, static_cast<int>(std::lround(image.cols * scale))) & ~1,
+                              std::max(2, static_cast<int>(std::lround(image.rows * scale))) & ~1);
         const fs::path mp4 = out / OutputFiles::video, avi = out / OutputFiles::video_fallback;
         if (writer.open(mp4.string(), cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, video_size)) {
           video_path = mp4.string();
@@ -450,16 +455,20 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
         }
       }
       if (writer.isOpened()) {
-        // Draw on this frame's own pixels (it leaves the ring now); rescale masks when scaled.
-        if (vis.size() != video_size) cv::resize(vis, vis, video_size);
+        // Tint the masks at full resolution on this frame's own pixels (it has left the ring and
+        // the thumbnails are taken), then scale, then draw boxes and text at the video's size.
+        for (const auto& o : fo.objects)
+          if (o.mask.height == image.rows && o.mask.width == image.cols) tint_rle(image, o.mask, id_bgr(o.id), 0.45);
+        cv::Mat vis = image;
+        if (vis.size() != video_size) cv::resize(image, vis, video_size, 0, 0, cv::INTER_AREA);
+        const float sx = static_cast<float>(vis.cols) / static_cast<float>(image.cols);
+        const float sy = static_cast<float>(vis.rows) / static_cast<float>(image.rows);
         std::vector<AnnotatedObject> ao;
         for (std::size_t k = 0; k < fo.objects.size(); ++k) {
           const auto& o = fo.objects[k];
           AnnotatedObject a;
           a.id = o.id;
-          const float s = static_cast<float>(vis.cols) / static_cast<float>(image.cols);
-          a.box = cv::Rect2f(o.box.x * s, o.box.y * s, o.box.width * s, o.box.height * s);
-          a.mask = o.mask.height == vis.rows && o.mask.width == vis.cols ? &o.mask : nullptr;
+          a.box = cv::Rect2f(o.box.x * sx, o.box.y * sy, o.box.width * sx, o.box.height * sy);
           a.label = preds[k].label == eh::data::Behaviour::Unknown
                         ? std::string()
                         : fmt::format("{} {:.2f}", eh::data::behaviour_name(preds[k].label), preds[k].confidence);
@@ -628,6 +637,9 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   res.frames = frames;
   std::vector<eh::track::CacheUsage> final_caches = memory_sample(frames, last_t);
   const eh::video::ReaderStats rstats = reader.stats();
+  if (rstats.skipped > 0 && res.error.empty() && !res.interrupted)
+    res.end_reason += fmt::format(" ({} frame{} could not be decoded: the source may be cut short or corrupt)", rstats.skipped,
+                                  rstats.skipped == 1 ? "" : "s");
 
   // Close every file, each on its own, so one failure does not leave the others open.
   auto close_step = [&](const char* what, auto&& fn) {

@@ -44,7 +44,7 @@ struct RunOptions {
   std::string gt_labels_path; // behaviour labels CSV (frame,id,label) with the ids of gt_path
   bool evaluate = true;       // score against ground truth when there is one
   bool video = true;          // write annotated.mp4 (or .avi)
-  double video_scale = 1.0;   // annotated video size relative to the frames
+  double video_scale = 0;     // annotated video size relative to the frames; 0: auto (halved until <= 960 px wide)
   double pixels_per_metre = 0;  // 0: model.json's, else the simulator layout (sim:), else 1 (pixels)
   double start_time = std::numeric_limits<double>::quiet_NaN();  // unix seconds of t = 0 (store)
   std::string store_path;     // default OUT/store.sqlite (recreated); give a path to accumulate

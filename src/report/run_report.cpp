@@ -53,7 +53,7 @@ std::string fmt_time(double s) {
 std::string behaviour_legend(int x, int y) {
   std::string s;
   for (int c = 0; c < 9; ++c) {
-    const int xx = x + c * 100;
+    const int xx = x + c * 92;
     s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>\n", xx,
                      y, behaviour_colour(c), xx + 13, y + 9, kClassNames[c]);
   }
