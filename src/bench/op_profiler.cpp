@@ -12,7 +12,10 @@ namespace {
 
 struct ThreadState {
   std::map<std::string, KernelStats> stats;
-  int depth = 0;  // counted ops currently open on this thread
+  std::map<std::string, double> other;  // top-level non-heavy ops: name -> seconds outside heavy kernels
+  int depth = 0;      // counted (heavy) ops currently open on this thread
+  int all_depth = 0;  // any op currently open
+  double heavy_s = 0; // running total of counted kernel seconds
 };
 thread_local ThreadState* tls = nullptr;
 
@@ -20,7 +23,10 @@ using Clock = std::chrono::steady_clock;
 
 struct Ctx : at::ObserverContext {
   const char* kind = nullptr;  // null: not counted (nested or not a heavy op)
-  double flops = 0, bytes = 0;
+  bool heavy = false;          // a heavy op (counted or nested)
+  bool top = false;            // outermost op on this thread
+  const char* name = nullptr;
+  double flops = 0, bytes = 0, heavy_s0 = 0;
   Clock::time_point t0;
 };
 
@@ -97,12 +103,17 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   if (!tls) return nullptr;
   double flops = 0, bytes = 0;
   const char* kind = classify(fn, &flops, &bytes);
-  if (!kind) return nullptr;
   auto c = std::make_unique<Ctx>();
-  if (tls->depth++ == 0) {
-    c->kind = kind;
-    c->flops = flops;
-    c->bytes = bytes;
+  c->top = tls->all_depth++ == 0;
+  c->name = fn.name();
+  c->heavy_s0 = tls->heavy_s;
+  if (kind) {
+    c->heavy = true;
+    if (tls->depth++ == 0) {
+      c->kind = kind;
+      c->flops = flops;
+      c->bytes = bytes;
+    }
   }
   c->t0 = Clock::now();
   return c;
@@ -111,13 +122,19 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
 void on_end(const at::RecordFunction&, at::ObserverContext* ctx) {
   if (!tls || !ctx) return;
   auto* c = static_cast<Ctx*>(ctx);
-  --tls->depth;
-  if (!c->kind) return;
-  auto& s = tls->stats[c->kind];
-  s.flops += c->flops;
-  s.bytes += c->bytes;
-  s.seconds += std::chrono::duration<double>(Clock::now() - c->t0).count();
-  s.calls += 1;
+  const double secs = std::chrono::duration<double>(Clock::now() - c->t0).count();
+  --tls->all_depth;
+  if (c->heavy) --tls->depth;
+  if (c->kind) {
+    auto& s = tls->stats[c->kind];
+    s.flops += c->flops;
+    s.bytes += c->bytes;
+    s.seconds += secs;
+    s.calls += 1;
+    tls->heavy_s += secs;
+  } else if (c->top && !c->heavy) {
+    tls->other[c->name] += std::max(0.0, secs - (tls->heavy_s - c->heavy_s0));
+  }
 }
 
 }  // namespace
@@ -134,6 +151,8 @@ OpProfiler::~OpProfiler() {
 }
 
 std::map<std::string, KernelStats> OpProfiler::stats() const { return tls ? tls->stats : std::map<std::string, KernelStats>{}; }
+
+std::map<std::string, double> OpProfiler::other_seconds() const { return tls ? tls->other : std::map<std::string, double>{}; }
 
 double OpProfiler::total_flops() const {
   double f = 0;

@@ -29,6 +29,9 @@ class OpProfiler {
   // calling addmm) are not counted twice.
   std::map<std::string, KernelStats> stats() const;
   double total_flops() const;
+  // Outermost ops that are not heavy kernels (gelu, layer_norm, softmax, copies, ...): seconds
+  // spent in them outside any heavy kernel they call, per op name.
+  std::map<std::string, double> other_seconds() const;
 
  private:
   unsigned long long handle_;

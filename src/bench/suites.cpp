@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <torch/torch.h>
@@ -45,6 +46,14 @@ nlohmann::ordered_json kernel_values(const Context& ctx, const OpProfiler& prof,
     }
   }
   if (total_s > 0) v["other_ms_per_" + unit] = std::max(0.0, total_s - kernel_s) * 1e3 / items;
+  std::vector<std::pair<double, std::string>> other;
+  for (const auto& [name, sec] : prof.other_seconds()) other.emplace_back(sec, name);
+  std::sort(other.rbegin(), other.rend());
+  std::string top;
+  for (size_t i = 0; i < other.size() && i < 6; ++i)
+    top += fmt::format("{}{} {:.0f}", top.empty() ? "" : ", ", other[i].second.substr(other[i].second.rfind(':') + 1),
+                       other[i].first * 1e3 / items);
+  if (!top.empty()) v["other_top_ms"] = top;
   return v;
 }
 
@@ -62,16 +71,23 @@ Row measure_model(Context& ctx, const std::string& suite, const std::string& nam
   std::optional<MemProbe> local;  // a probe resets the peak mark, so make one only if none was given
   if (!since) local.emplace();
   const MemProbe& mem = since ? *since : *local;  // `since` taken before the model was built: weights count
+  // A single measured run (the teacher: minutes per forward) is also the profiled one; otherwise
+  // one extra profiled run follows the timed ones.
+  const bool single = ctx.reps <= 1 && ctx.warmup <= 0;
+  std::optional<OpProfiler> prof_single;
+  if (single) prof_single.emplace();
   auto t = time_it(fwd, ctx.warmup, ctx.reps);
   double peak = mem.peak_mb();
-  double prof_s = 0;
+  double prof_s = single ? t.median / 1e3 : 0;
   Row r{suite, name, {}, ""};
-  OpProfiler prof;
-  {
+  std::optional<OpProfiler> prof_extra;
+  if (!single) {
+    prof_extra.emplace();
     auto t0 = std::chrono::steady_clock::now();
     fwd();
     prof_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
+  const OpProfiler& prof = single ? *prof_single : *prof_extra;
   r.values["ms_per_" + unit] = t.median / items_per_call;
   r.values["spread_ms"] = (t.max - t.min) / items_per_call;
   double flops = prof.total_flops() / items_per_call;
