@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <malloc.h>
+
 #include <numeric>
 
 #include "core/runtime.h"
@@ -37,6 +39,7 @@ Timing time_it(const std::function<void()>& fn, int warmup, int reps) {
 bool MemProbe::supported() { return std::ifstream("/proc/self/clear_refs").good(); }
 
 MemProbe::MemProbe() {
+  malloc_trim(0);
   std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to the current RSS
   baseline_ = runtime::current_rss_bytes();
 }
@@ -55,6 +58,12 @@ nlohmann::ordered_json machine_info() {
     if (fgets(buf, sizeof buf, p)) commit = std::string(buf, strcspn(buf, "\n"));
     pclose(p);
   }
+  if (commit != "unknown")
+    if (FILE* p = popen("git status --porcelain --untracked-files=no 2>/dev/null", "r")) {
+      char buf[8] = {0};
+      if (fgets(buf, sizeof buf, p)) commit += "+dirty";
+      pclose(p);
+    }
   m["commit"] = commit;
   std::ifstream cpu("/proc/cpuinfo");
   for (std::string line; std::getline(cpu, line);)
@@ -62,7 +71,32 @@ nlohmann::ordered_json machine_info() {
       m["cpu"] = line.substr(line.find(':') + 2);
       break;
     }
+  m["load_start"] = load_average_1min();
   return m;
+}
+
+double load_average_1min() {
+  std::ifstream in("/proc/loadavg");
+  double l = -1;
+  if (!(in >> l)) return -1;
+  return l;
+}
+
+void finish_machine_info(nlohmann::ordered_json& m) {
+  m["load_end"] = load_average_1min();
+  const double cores = m.value("cores", 0);
+  const double hi = std::max(m.value("load_start", 0.0), m.value("load_end", 0.0));
+  if (cores > 0 && hi > cores)
+    m["warning"] = fmt::format("load average {:.1f} exceeded the {} cores: the machine was shared and busy, absolute times "
+                               "are inflated and noisy; ratios measured side by side are more reliable",
+                               hi, static_cast<int>(cores));
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static std::string cell(const nlohmann::ordered_json& v) {
@@ -77,6 +111,7 @@ std::string to_markdown(const Report& r) {
   std::string s = "Machine: ";
   for (auto it = r.machine.begin(); it != r.machine.end(); ++it) s += it.key() + "=" + cell(it.value()) + "; ";
   s += "\n";
+  if (r.machine.contains("warning")) s += "\n**Warning:** " + r.machine["warning"].get<std::string>() + "\n";
   std::string suite;
   for (const auto& row : r.rows) {
     if (row.suite != suite) {

@@ -9,9 +9,12 @@ namespace eh::bench {
 
 struct KernelStats {
   double flops = 0;    // multiply-add counted as 2
+  double bytes = 0;    // operands read + result written, at their element size (a lower bound on traffic)
   double seconds = 0;  // wall time inside the kernel
   long calls = 0;
   double gflops_per_s() const { return seconds > 0 ? flops / seconds / 1e9 : 0; }
+  double gbytes_per_s() const { return seconds > 0 ? bytes / seconds / 1e9 : 0; }
+  double flops_per_byte() const { return bytes > 0 ? flops / bytes : 0; }
 };
 
 class OpProfiler {
@@ -20,10 +23,15 @@ class OpProfiler {
   ~OpProfiler();  // stops
   OpProfiler(const OpProfiler&) = delete;
   OpProfiler& operator=(const OpProfiler&) = delete;
-  // Per kind: "matmul" (mm, addmm, bmm, baddbmm) and "conv" (convolution). Nested calls of a
-  // counted op inside another (e.g. im2col convolution calling addmm) are not counted twice.
+  // Per kind: "matmul" (mm, addmm: linear layers), "bmm" (bmm, baddbmm: attention), "conv"
+  // (dense and grouped convolutions, transposed included) and "dwconv" (depthwise: one input
+  // channel per group). Nested calls of a counted op inside another (e.g. im2col convolution
+  // calling addmm) are not counted twice.
   std::map<std::string, KernelStats> stats() const;
   double total_flops() const;
+  // Outermost ops that are not heavy kernels (gelu, layer_norm, softmax, copies, ...): seconds
+  // spent in them outside any heavy kernel they call, per op name.
+  std::map<std::string, double> other_seconds() const;
 
  private:
   unsigned long long handle_;

@@ -2,11 +2,15 @@
 // GFLOP/s can be set against the `gemm` suite's yardstick measured in the same run.
 #include <fmt/format.h>
 
+#include <chrono>
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <torch/torch.h>
 
 #include "bench/bench.h"
 #include "bench/op_profiler.h"
+#include "bench/suites.h"
 #include "models/dinov3_vit.h"
 #include "models/sam3/pe_vit.h"
 #include "models/student_encoder.h"
@@ -15,16 +19,49 @@ namespace eh::bench {
 
 namespace {
 
-double gemm_gflops = 0;  // the yardstick, filled by the gemm suite when it runs first
-
-nlohmann::ordered_json kernel_values(const OpProfiler& prof, double items, const std::string& unit) {
+// Per kernel kind: GFLOP per item, achieved GFLOP/s and its ratio to the gemm yardstick of the
+// same run; for the memory-bound kinds (depthwise convs) also GB/s and its ratio to the copy
+// bandwidth of the same run, and the arithmetic intensity (FLOP/byte) that explains it.
+nlohmann::ordered_json kernel_values(const Context& ctx, const OpProfiler& prof, double items, const std::string& unit,
+                                     double total_s) {
   nlohmann::ordered_json v;
+  const double gemm = ctx.shared.value("gemm_gflops", 0.0), copy = ctx.shared.value("copy_gbps", 0.0);
+  double kernel_s = 0;
   for (const auto& [kind, s] : prof.stats()) {
+    kernel_s += s.seconds;
     v[kind + "_gflop_per_" + unit] = s.flops / 1e9 / items;
+    v[kind + "_ms_per_" + unit] = s.seconds * 1e3 / items;
     v[kind + "_gflops"] = s.gflops_per_s();
-    if (gemm_gflops > 0) v[kind + "_vs_gemm"] = s.gflops_per_s() / gemm_gflops;
+    if (gemm > 0) v[kind + "_vs_gemm"] = s.gflops_per_s() / gemm;
+    // Roofline: a kernel moving at least `bytes` cannot beat min(gemm, FLOP/byte x bandwidth).
+    v[kind + "_flop_per_byte"] = s.flops_per_byte();
+    if (gemm > 0 && copy > 0) {
+      const double roof = std::min(gemm, s.flops_per_byte() * copy);
+      v[kind + "_roofline_gflops"] = roof;
+      v[kind + "_vs_roofline"] = roof > 0 ? s.gflops_per_s() / roof : 0.0;
+    }
+    if (kind == "dwconv") {
+      v[kind + "_gbps"] = s.gbytes_per_s();
+      if (copy > 0) v[kind + "_vs_copy"] = s.gbytes_per_s() / copy;
+    }
   }
+  if (total_s > 0) v["other_ms_per_" + unit] = std::max(0.0, total_s - kernel_s) * 1e3 / items;
+  std::vector<std::pair<double, std::string>> other;
+  for (const auto& [name, sec] : prof.other_seconds()) other.emplace_back(sec, name);
+  std::sort(other.rbegin(), other.rend());
+  std::string top;
+  for (size_t i = 0; i < other.size() && i < 6; ++i)
+    top += fmt::format("{}{} {:.0f}", top.empty() ? "" : ", ", other[i].second.substr(other[i].second.rfind(':') + 1),
+                       other[i].first * 1e3 / items);
+  if (!top.empty()) v["other_top_ms"] = top;
   return v;
+}
+
+double weight_mb(const torch::nn::Module& m) {
+  double b = 0;
+  for (const auto& p : m.parameters()) b += static_cast<double>(p.numel()) * static_cast<double>(p.element_size());
+  for (const auto& p : m.buffers()) b += static_cast<double>(p.numel()) * static_cast<double>(p.element_size());
+  return b / 1048576.0;
 }
 
 // Times a model forward and profiles one extra run for its kernel mix.
@@ -34,35 +71,68 @@ Row measure_model(Context& ctx, const std::string& suite, const std::string& nam
   std::optional<MemProbe> local;  // a probe resets the peak mark, so make one only if none was given
   if (!since) local.emplace();
   const MemProbe& mem = since ? *since : *local;  // `since` taken before the model was built: weights count
+  // A single measured run (the teacher: minutes per forward) is also the profiled one; otherwise
+  // one extra profiled run follows the timed ones.
+  const bool single = ctx.reps <= 1 && ctx.warmup <= 0;
+  std::optional<OpProfiler> prof_single;
+  if (single) prof_single.emplace();
   auto t = time_it(fwd, ctx.warmup, ctx.reps);
   double peak = mem.peak_mb();
-  OpProfiler prof;
-  fwd();
+  double prof_s = single ? t.median / 1e3 : 0;
   Row r{suite, name, {}, ""};
+  std::optional<OpProfiler> prof_extra;
+  if (!single) {
+    prof_extra.emplace();
+    auto t0 = std::chrono::steady_clock::now();
+    fwd();
+    prof_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const OpProfiler& prof = single ? *prof_single : *prof_extra;
   r.values["ms_per_" + unit] = t.median / items_per_call;
   r.values["spread_ms"] = (t.max - t.min) / items_per_call;
   double flops = prof.total_flops() / items_per_call;
   r.values["gflop_per_" + unit] = flops / 1e9;
   r.values["gflops"] = flops / 1e9 / (t.median / items_per_call / 1e3);
   r.values["peak_rss_mb"] = peak;
-  const auto kernels = kernel_values(prof, items_per_call, unit);
+  const auto kernels = kernel_values(ctx, prof, items_per_call, unit, prof_s);
   for (auto it = kernels.begin(); it != kernels.end(); ++it) r.values[it.key()] = it.value();
   return r;
 }
+
+}  // namespace
+
+void efficiency_rows(Context& ctx, const std::string& suite, const std::string& model, const Row& r);
 
 void gemm_suite(Context& ctx) {
   torch::NoGradGuard g;
   const int64_t n = 2048;
   auto a = torch::randn({n, n}), b = torch::randn({n, n});
   auto t = time_it([&] { torch::mm(a, b); }, ctx.warmup, ctx.reps);
-  gemm_gflops = 2.0 * n * n * n / (t.median / 1e3) / 1e9;
+  const double gemm_gflops = 2.0 * n * n * n / (t.median / 1e3) / 1e9;
+  ctx.shared["gemm_gflops"] = gemm_gflops;
   ctx.add({"gemm", fmt::format("fp32 matmul {}x{}x{}", n, n, n),
-           {{"ms", t.median}, {"spread_ms", t.max - t.min}, {"gflops", gemm_gflops}}, "the yardstick"});
+           {{"ms", t.median}, {"spread_ms", t.max - t.min}, {"gflops", gemm_gflops}}, "the yardstick of every *_vs_gemm"});
   auto x = torch::randn({1, 256, 96, 96});
   auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(256, 256, 3).padding(1));
   auto tc = time_it([&] { conv(x); }, ctx.warmup, ctx.reps);
   double flops = 2.0 * 256 * 256 * 9 * 96 * 96;
   ctx.add({"gemm", "fp32 conv3x3 256->256 @96x96", {{"ms", tc.median}, {"spread_ms", tc.max - tc.min}, {"gflops", flops / (tc.median / 1e3) / 1e9}}, ""});
+  // Memory bandwidth: a 256 MiB copy (read + write), the yardstick of memory-bound kernels.
+  auto src = torch::randn({64 << 20}), dst = torch::empty_like(src);
+  auto tm = time_it([&] { dst.copy_(src); }, ctx.warmup, ctx.reps);
+  const double gbps = 2.0 * src.numel() * 4 / (tm.median / 1e3) / 1e9;
+  ctx.shared["copy_gbps"] = gbps;
+  ctx.add({"gemm", "fp32 copy 256 MiB", {{"ms", tm.median}, {"spread_ms", tm.max - tm.min}, {"gbps", gbps}},
+           "memory bandwidth (read + write): the yardstick of *_vs_copy"});
+  // A depthwise 3x3 conv at a student size: 2*9 FLOP per output and >= 8 bytes moved per output.
+  auto xd = torch::randn({1, 384, 128, 128});
+  auto dw = torch::nn::Conv2d(torch::nn::Conv2dOptions(384, 384, 3).padding(1).groups(384).bias(false));
+  auto td = time_it([&] { dw(xd); }, ctx.warmup, ctx.reps);
+  const double dflops = 2.0 * 9 * xd.numel(), dbytes = 2.0 * xd.numel() * 4;
+  ctx.add({"gemm", "fp32 depthwise conv3x3 384ch @128x128",
+           {{"ms", td.median}, {"spread_ms", td.max - td.min}, {"gflops", dflops / (td.median / 1e3) / 1e9},
+            {"gbps", dbytes / (td.median / 1e3) / 1e9}, {"flop_per_byte", dflops / dbytes}},
+           "memory-bound: 2.25 FLOP per byte moved"});
 }
 
 void backbones_suite(Context& ctx) {
@@ -73,8 +143,11 @@ void backbones_suite(Context& ctx) {
   student->eval();
   auto rs = measure_model(ctx, "backbones", "student encoder (TinyViT-21M+FPN+fusion) 1008->512", [&] { student->forward(frame); }, 1,
                           "frame", &student_mem);
-  rs.note = "output [1,1024,72,72]";
+  rs.values["weights_mb"] = weight_mb(*student);
+  rs.note = "output [1,1024,72,72]; peak counts weights + activations";
   ctx.add(rs);
+  ctx.shared["student"] = {{"ms", rs.values["ms_per_frame"]}, {"peak_mb", rs.values["peak_rss_mb"]}};
+  efficiency_rows(ctx, "backbones", "student", rs);
 
   // Teacher trunk (SAM 3 PE ViT-L+, random weights) at the same frame, measured in the same run.
   // One warm-up-free repetition: a forward is tens of seconds on two cores.
@@ -86,12 +159,16 @@ void backbones_suite(Context& ctx) {
     once.reps = 1;
     once.warmup = 0;
     auto rt = measure_model(once, "backbones", "teacher trunk (SAM 3 PE ViT-L+/14) 1008", [&] { teacher->forward(frame); }, 1, "frame", &teacher_mem);
-    rt.note = "output [1,1024,72,72]; 1 repetition";
+    rt.values["weights_mb"] = weight_mb(*teacher);
+    rt.note = "output [1,1024,72,72]; 1 repetition; peak counts weights + activations";
     ctx.add(rt);
+    ctx.shared["teacher_trunk"] = {{"ms", rt.values["ms_per_frame"]}, {"peak_mb", rt.values["peak_rss_mb"]}};
     Row ratio{"backbones", "student / teacher", {}, "same frame, same run"};
     ratio.values["speedup"] = rt.values["ms_per_frame"].get<double>() / rs.values["ms_per_frame"].get<double>();
     ratio.values["peak_memory_ratio"] = rt.values["peak_rss_mb"].get<double>() / std::max(1.0, rs.values["peak_rss_mb"].get<double>());
     ratio.values["flop_ratio"] = rt.values["gflop_per_frame"].get<double>() / rs.values["gflop_per_frame"].get<double>();
+    ratio.values["meets_10x_speed"] = ratio.values["speedup"].get<double>() >= 10 ? "yes" : "no";
+    ratio.values["meets_4x_memory"] = ratio.values["peak_memory_ratio"].get<double>() >= 4 ? "yes" : "no";
     ctx.add(ratio);
   }
 
@@ -102,15 +179,76 @@ void backbones_suite(Context& ctx) {
   dino->eval();
   auto crops = torch::randn({8, 3, 224, 224});
   auto rd = measure_model(ctx, "backbones", "DINOv3 ViT-S/16 224x224, batch 8", [&] { dino->forward_features(crops); }, 8, "crop", &dino_mem);
+  rd.values["weights_mb"] = weight_mb(*dino);
   ctx.add(rd);
 }
 
-}  // namespace
+// The student encoder alone with its kernel breakdown (no teacher): for iterating on kernels.
+// One row per heavy kernel kind of a measured model: its share of the gemm yardstick, and when
+// below 50% the reason in numbers (arithmetic intensity against the machine balance).
+void efficiency_rows(Context& ctx, const std::string& suite, const std::string& model, const Row& r) {
+  const double gemm = ctx.shared.value("gemm_gflops", 0.0), copy = ctx.shared.value("copy_gbps", 0.0);
+  if (gemm <= 0) {
+    ctx.add({suite, model + ": kernel efficiency", {}, "run with --suite gemm for the yardstick"});
+    return;
+  }
+  const double balance = copy > 0 ? gemm / copy : 0;  // FLOP per byte the machine needs to be compute-bound
+  const std::map<std::string, std::string> what = {
+      {"matmul", "linear layers (qkv, proj, MLP fc1/fc2)"},
+      {"bmm", "windowed attention (q k^T, attn v), all windows x heads batched"},
+      {"conv", "dense convs (1x1 MBConv/PatchMerging/fusion/projection, 3x3 patch embed/FPN)"},
+      {"dwconv", "depthwise 3x3 convs (MBConv, local conv, fusion)"}};
+  for (const auto& [kind, desc] : what) {
+    const std::string k = kind + "_vs_gemm";
+    if (!r.values.contains(k)) continue;
+    Row e{suite, model + ": " + kind, {}, desc};
+    const double ratio = r.values[k].get<double>(), fpb = r.values.value(kind + "_flop_per_byte", 0.0);
+    e.values["vs_gemm"] = ratio;
+    e.values["gflops"] = r.values[kind + "_gflops"];
+    e.values["ms_per_frame"] = r.values.value(kind + "_ms_per_frame", 0.0);
+    e.values["flop_per_byte"] = fpb;
+    e.values["machine_balance_flop_per_byte"] = balance;
+    if (r.values.contains(kind + "_vs_roofline")) e.values["vs_roofline"] = r.values[kind + "_vs_roofline"];
+    e.values["meets_50pct"] = ratio >= 0.5 ? "yes" : "no";
+    if (ratio < 0.5) {
+      if (balance > 0 && fpb < balance)
+        e.note += fmt::format("; memory-bound: {:.2f} FLOP/byte < machine balance {:.1f}, so at most {:.0f}% of gemm even at "
+                              "full bandwidth",
+                              fpb, balance, 100 * std::min(1.0, fpb / balance));
+      else
+        e.note += "; compute-bound by intensity, below gemm: small/odd GEMM shapes per call (see *_gflop_per_frame and calls)";
+    }
+    ctx.add(e);
+  }
+}
+
+void student_suite(Context& ctx) {
+  auto frame = torch::randn({1, 3, 1008, 1008});
+  MemProbe mem;
+  models::StudentEncoder student(models::StudentConfig::full_size());
+  student->eval();
+  auto rs = measure_model(ctx, "student", "student encoder (TinyViT-21M+FPN+fusion) 1008->512", [&] { student->forward(frame); }, 1,
+                          "frame", &mem);
+  rs.values["weights_mb"] = weight_mb(*student);
+  ctx.add(rs);
+  efficiency_rows(ctx, "student", "student", rs);
+}
 
 const std::vector<Suite>& suites() {
   static const std::vector<Suite> all = {
       {"gemm", "fp32 matmul and conv3x3 GFLOP/s: the machine's practical peak", gemm_suite},
       {"backbones", "teacher trunk vs student encoder per frame; DINOv3 per crop", backbones_suite},
+      {"student", "student encoder alone with its kernel breakdown (a subset of backbones)", student_suite, false},
+      {"pipeline", "ms/frame per stage (decode, backbone, necks, tracker, embedder, store), teacher vs student",
+       [](Context& c) { pipeline_suite(c); }},
+      {"memory", "peak RSS after 1k/5k/20k frames with pruning vs growth per frame without", [](Context& c) { memory_suite(c); }},
+      {"store", "bytes per animal per year, inserts/s, query times", [](Context& c) { store_suite(c); }},
+      {"metrics", "evaluation speed (CLEAR-MOT + IDF1 + HOTA) on a 20k-frame sequence", [](Context& c) { metrics_suite(c); }},
+      {"envelope", "edge memory model: calibration, checks in fresh processes, fits a budget", [](Context& c) {
+         EnvelopeSuiteParams p;
+         p.budget = c.budget;
+         envelope_suite(c, p);
+       }},
   };
   return all;
 }

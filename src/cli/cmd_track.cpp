@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "bench/memory_bench.h"
 #include "cli/command.h"
 #include "core/error.h"
 #include "eval/evaluate.h"
@@ -153,68 +154,25 @@ int run_gt(const TrackArgs& a) {
   return 0;
 }
 
-// ---- memory benchmark: pruned vs --no-prune, side by side -------------------------------------
+// ---- memory benchmark: pruned vs --no-prune, side by side (src/bench/memory_bench.h) ----------
 int run_memory_bench(const TrackArgs& a) {
   if (!a.gt_instances || !is_sim(a.source))
     throw eh::UsageError("--memory-bench runs on a simulated pen: give a sim: source and --gt-instances");
   const auto sim = eh::video::parse_sim_spec(a.source);
   const int64_t n = a.frames > 0 ? a.frames : sim.frames;
   const int64_t first = std::min<int64_t>(1000, n);
-  struct Row {
-    std::string mode;
-    int64_t frames;
-    std::size_t caches;
-    long long rss, peak;
-  };
-  std::vector<Row> rows;
-  std::vector<std::size_t> queue_high;  // frames, per run: the reader queue's high-water mark
-  auto run = [&](bool prune, int64_t frames, std::vector<int64_t> cps) {
-    TrackArgs b = a;
-    b.no_prune = !prune;
-    eh::video::GtRunOptions o;
-    o.source = a.source;
-    o.session = session_config(b, sim.sim.num_pigs);
-    set_appearance(a, o);
-    o.reader = reader_options(a);
-    o.max_frames = frames;
-    o.evaluate = false;  // keep nothing but the session's own state
-    o.memory_checkpoints = cps;
-    o.on_event = log_source_event;
-    o.on_memory = [&](const eh::video::MemorySnapshot& s) {
-      rows.push_back(Row{prune ? "pruned" : "no-prune", s.frames, eh::track::total_bytes(s.caches), s.rss, s.peak_rss});
-      if (a.memory_report) print_memory(s);
-    };
-    eh::video::reset_peak_rss();
-    spdlog::info("memory bench: {} for {} frames", prune ? "pruned" : "no-prune", frames);
-    const auto r = eh::video::run_ground_truth_tracking(o);
-    queue_high.push_back(r.run.reader.queue_high_water);
-  };
-  run(true, n, {first, n});
   const int64_t m = std::min(a.no_prune_frames, n);
-  run(false, m, {m > first ? first : std::max<int64_t>(1, m / 2), m});
-  fmt::print("\n| mode | frames | caches | RSS | peak RSS |\n|---|---:|---:|---:|---:|\n");
-  for (const auto& r : rows)
-    fmt::print("| {} | {} | {} | {} | {} |\n", r.mode, r.frames, eh::video::format_bytes(static_cast<double>(r.caches)),
-               eh::video::format_bytes(static_cast<double>(r.rss)), eh::video::format_bytes(static_cast<double>(r.peak)));
-  auto pair_of = [&](const std::string& mode) -> std::pair<const Row*, const Row*> {
-    const Row *a0 = nullptr, *a1 = nullptr;
-    for (const auto& r : rows)
-      if (r.mode == mode) (a0 ? a1 : a0) = &r;
-    return {a0, a1};
-  };
-  if (queue_high.size() == 2)
-    fmt::print("reader queue high water: pruned {} frames, no-prune {} frames (of {})\n", queue_high[0], queue_high[1],
-               a.queue);
-  for (const std::string mode : {"pruned", "no-prune"}) {
-    const auto [r0, r1] = pair_of(mode);
-    if (!r0 || !r1 || r1->frames == r0->frames) continue;
-    const double df = static_cast<double>(r1->frames - r0->frames);
-    fmt::print("{}: peak RSS {} -> {} ({:+.2f}%), caches {:+.0f} B/frame, RSS {:+.0f} B/frame\n", mode,
-               eh::video::format_bytes(static_cast<double>(r0->peak)), eh::video::format_bytes(static_cast<double>(r1->peak)),
-               100.0 * static_cast<double>(r1->peak - r0->peak) / static_cast<double>(r0->peak),
-               (static_cast<double>(r1->caches) - static_cast<double>(r0->caches)) / df,
-               static_cast<double>(r1->rss - r0->rss) / df);
-  }
+  eh::bench::MemoryBenchOptions mb;
+  mb.base.source = a.source;
+  mb.base.session = session_config(a, sim.sim.num_pigs);
+  set_appearance(a, mb.base);
+  mb.base.reader = reader_options(a);
+  mb.base.on_event = log_source_event;
+  mb.pruned_at = {first, n};
+  mb.unpruned_at = {m > first ? first : std::max<int64_t>(1, m / 2), m};
+  mb.on_run = [](const std::string& mode, int64_t frames) { spdlog::info("memory bench: {} for {} frames", mode, frames); };
+  if (a.memory_report) mb.on_snapshot = [](const std::string&, const eh::video::MemorySnapshot& s) { print_memory(s); };
+  fmt::print("{}", eh::bench::format_memory_bench(eh::bench::run_memory_bench(mb)));
   return 0;
 }
 

@@ -68,7 +68,7 @@ at::Tensor StudentEncoderImpl::forward(const at::Tensor& frame, TensorMap* trace
   }
   auto h = fuse_(torch::cat(at_grid, 1));
   if (trace) (*trace)["intermediate.fused"] = h;
-  h = h + dw_(torch::gelu(h));
+  h = h + dw_(torch::gelu(h).contiguous(torch::MemoryFormat::ChannelsLast)).contiguous();  // depthwise conv: channels-last is ~10x faster on CPU
   return proj_(norm_(h));
 }
 

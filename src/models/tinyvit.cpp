@@ -34,7 +34,11 @@ TinyViTConfig TinyViTConfig::from(Config& c) {
 
 namespace {
 
-// Conv2d (no bias) + BatchNorm2d, keys "<name>.c.*" and "<name>.bn.*".
+// Conv2d (no bias) + BatchNorm2d, keys "<name>.c.*" and "<name>.bn.*". At inference (eval mode,
+// no autograd) the BatchNorm is folded into the convolution: one conv with a scaled weight and a
+// bias, instead of a conv plus a memory-bound normalisation pass. The fused weight is cached and
+// rebuilt whenever any of the five tensors it comes from changes (version counter or storage),
+// so training steps and loaded checkpoints are always honoured.
 struct Conv2dBNImpl : torch::nn::Module {
   torch::nn::Conv2d c{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
@@ -42,7 +46,26 @@ struct Conv2dBNImpl : torch::nn::Module {
     c = register_module("c", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).groups(groups).bias(false)));
     bn = register_module("bn", torch::nn::BatchNorm2d(out));
   }
-  at::Tensor forward(const at::Tensor& x) { return bn(c(x)); }
+  at::Tensor forward(const at::Tensor& x) {
+    if (is_training() || torch::GradMode::is_enabled()) return bn(c(x));
+    refresh_fused();
+    const auto& o = c->options;
+    return torch::conv2d(x, fused_w_, fused_b_, *o.stride(), c10::get<torch::ExpandingArray<2>>(o.padding()), *o.dilation(), o.groups());
+  }
+
+ private:
+  at::Tensor fused_w_, fused_b_;
+  std::vector<std::pair<const void*, int64_t>> key_;
+  void refresh_fused() {
+    const at::Tensor src[] = {c->weight, bn->weight, bn->bias, bn->running_mean, bn->running_var};
+    std::vector<std::pair<const void*, int64_t>> key;
+    for (const auto& t : src) key.emplace_back(t.data_ptr(), static_cast<int64_t>(t._version()));
+    if (fused_w_.defined() && key == key_) return;
+    const auto scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+    fused_w_ = (c->weight * scale.view({-1, 1, 1, 1})).contiguous(torch::MemoryFormat::ChannelsLast);
+    fused_b_ = bn->bias - bn->running_mean * scale;
+    key_ = std::move(key);
+  }
 };
 TORCH_MODULE(Conv2dBN);
 
@@ -71,7 +94,8 @@ struct PatchMergingImpl : torch::nn::Module {
   }
   at::Tensor forward(const at::Tensor& nchw) {
     auto y = conv3(torch::gelu(conv2(torch::gelu(conv1(nchw)))));
-    return y.flatten(2).transpose(1, 2);
+    // [B, C, H, W] -> tokens [B, H*W, C]: free when y is channels-last (the inference path)
+    return y.permute({0, 2, 3, 1}).reshape({y.size(0), y.size(2) * y.size(3), y.size(1)});
   }
 };
 TORCH_MODULE(PatchMerging);
@@ -96,10 +120,29 @@ struct AttentionImpl : torch::nn::Module {
     const auto B = x.size(0), N = x.size(1);
     auto t = qkv(norm(x)).view({B, N, heads, 3 * key_dim}).permute({0, 2, 1, 3});
     auto parts = t.split(key_dim, -1);  // per head: q | k | v
-    auto logits = torch::matmul(parts[0], parts[1].transpose(-2, -1)) * (1.0 / std::sqrt(double(key_dim))) + bias();
-    auto o = torch::matmul(torch::softmax(logits, -1), parts[2]).transpose(1, 2).reshape({B, N, heads * key_dim});
+    const double scale = 1.0 / std::sqrt(double(key_dim));
+    if (is_training() || torch::GradMode::is_enabled()) {
+      auto logits = torch::matmul(parts[0], parts[1].transpose(-2, -1)) * scale + bias();
+      auto o = torch::matmul(torch::softmax(logits, -1), parts[2]).transpose(1, 2).reshape({B, N, heads * key_dim});
+      return proj(o);
+    }
+    // Inference: the gathered bias table is cached (rebuilt when attention_biases changes) and
+    // the scale and bias are applied inside one batched GEMM (baddbmm) over all windows x heads.
+    if (!bias_cache_.defined() || bias_key_ != std::make_pair<const void*, int64_t>(attention_biases.data_ptr(), attention_biases._version())) {
+      bias_cache_ = bias().contiguous();
+      bias_key_ = {attention_biases.data_ptr(), attention_biases._version()};
+    }
+    auto q = parts[0].reshape({B * heads, N, key_dim}), k = parts[1].reshape({B * heads, N, key_dim}),
+         v = parts[2].reshape({B * heads, N, key_dim});
+    auto logits = bias_cache_.unsqueeze(0).expand({B, heads, N, N}).contiguous().view({B * heads, N, N});
+    logits.baddbmm_(q, k.transpose(1, 2), 1.0, scale);
+    auto o = torch::bmm(torch::softmax(logits, -1), v).view({B, heads, N, key_dim}).transpose(1, 2).reshape({B, N, heads * key_dim});
     return proj(o);
   }
+
+ private:
+  at::Tensor bias_cache_;
+  std::pair<const void*, int64_t> bias_key_{nullptr, -1};
 };
 TORCH_MODULE(Attention);
 
@@ -153,7 +196,8 @@ struct TinyViTBlockImpl : torch::nn::Module {
       (*trace)[tag + ".attn.ab"] = attn->bias();
       (*trace)[tag + ".attn.attention_bias_idxs"] = attn->idxs;
     }
-    auto lc = local_conv(y.transpose(1, 2).reshape({B, C, H, W})).view({B, C, H * W}).transpose(1, 2);
+    // Tokens viewed as a channels-last NCHW map (no copy) for the depthwise conv, and back.
+    auto lc = local_conv(y.view({B, H, W, C}).permute({0, 3, 1, 2})).permute({0, 2, 3, 1}).reshape({B, H * W, C});
     if (trace) (*trace)[tag + ".local_conv"] = lc;
     auto out = lc + mlp(lc);
     if (trace) (*trace)[tag] = out;
@@ -196,7 +240,9 @@ std::vector<at::Tensor> TinyViTImpl::forward_stages(const at::Tensor& x, TensorM
     throw Error("tinyvit: input size " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) +
                 " must be a multiple of 32");
   const auto B = x.size(0);
-  auto h = patch_embed_[0]->as<Conv2dBNImpl>()->forward(x);
+  // Convolutions run channels-last (NHWC): the layout oneDNN's kernels use natively, and the
+  // layout of the token tensors, so the token <-> map conversions are views, not copies.
+  auto h = patch_embed_[0]->as<Conv2dBNImpl>()->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
   h = torch::gelu(h);
   if (trace) (*trace)["intermediate.patch_embed.gelu"] = h;
   h = patch_embed_[2]->as<Conv2dBNImpl>()->forward(h);
@@ -218,9 +264,9 @@ std::vector<at::Tensor> TinyViTImpl::forward_stages(const at::Tensor& x, TensorM
         std::string tag = "intermediate.layers" + std::to_string(i) + ".blocks" + std::to_string(j);
         tokens = (*blocks)[j]->as<TinyViTBlockImpl>()->forward(tokens, H, W, j == 0 ? trace : nullptr, tag);
       }
-      nchw = tokens.transpose(1, 2).reshape({B, C, H, W});
+      nchw = tokens.view({B, H, W, C}).permute({0, 3, 1, 2});  // channels-last view, no copy
     }
-    stages.push_back(nchw);
+    stages.push_back(nchw.contiguous());  // callers get plain NCHW maps
     if (i < 3) {
       tokens = layer.named_children()["downsample"]->as<PatchMergingImpl>()->forward(nchw);
       if (trace) (*trace)["intermediate.layers" + std::to_string(i) + ".downsample"] = tokens;
