@@ -11,6 +11,8 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/safetensors.h"
+#include "core/tensor_io.h"
 #include "models/manifest_compare.h"
 #include "models/sam3/components.h"
 #include "models/sam3/detector.h"
@@ -150,4 +152,55 @@ TEST_F(Sam3DetectorTest, BadInputsAreClearErrors) {
   auto rr = eh::test::run_cli("manifest --arch sam3_detector --config " + (d / "bad.json").string());
   EXPECT_NE(rr.code, 0);
   EXPECT_NE(rr.out.find("num_querys"), std::string::npos) << rr.out;
+}
+
+TEST_F(Sam3DetectorTest, LoadsTheDetectorPartOfAVideoOrImageCheckpoint) {
+  // Synthetic checkpoints holding the fixture's detector weights among other groups, in video naming
+  // (detector.* + tracker.*) and image naming (no prefix); the loaded detector must reproduce the
+  // fixture's outputs exactly as when bound from weights.safetensors.
+  auto cfg = eh::Config::load((kDir / "config.json").string());
+  const auto dc = eh::models::Sam3DetectorConfig::from(cfg);
+  auto w = eh::st::File::open((kDir / "weights.safetensors").string());
+  eh::NamedTensors video, image, no_seg;
+  video.emplace_back("detector.backbone.vision_backbone.trunk.pos_embed", torch::zeros({1, 5, 8}));
+  image.emplace_back("backbone.vision_backbone.trunk.pos_embed", torch::zeros({1, 5, 8}));
+  for (const auto& t : w.tensors()) {
+    auto x = eh::read_tensor(w, t.name);
+    video.emplace_back("detector." + t.name, x);
+    image.emplace_back(t.name, x);
+    if (t.name.rfind("segmentation_head.", 0) != 0) no_seg.emplace_back("detector." + t.name, x);
+  }
+  video.emplace_back("tracker.no_mem_embed", torch::zeros({1, 1, 8}));
+  no_seg.emplace_back("tracker.no_mem_embed", torch::zeros({1, 1, 8}));
+  auto d = eh::test::temp_dir("sam3_det_load");
+  eh::write_tensors((d / "video.safetensors").string(), video);
+  eh::write_tensors((d / "image.safetensors").string(), image);
+  eh::write_tensors((d / "noseg.safetensors").string(), no_seg);
+
+  auto io = eh::st::File::open((kDir / "io.safetensors").string());
+  std::vector<at::Tensor> feats;
+  for (int i = 0; i < 3; ++i) feats.push_back(eh::read_tensor(io, "input.backbone_fpn." + std::to_string(i)));
+  auto text = eh::read_tensor(io, "input.language_features");
+  auto mask = eh::read_tensor(io, "input.language_mask");
+  auto ref = eh::read_tensor(io, "output.pred_masks");
+  torch::NoGradGuard g;
+  for (const auto& [file, prefix] : {std::pair<std::string, std::string>{"video.safetensors", "detector."},
+                                     {"image.safetensors", ""}}) {
+    eh::models::Sam3Detector net(dc);
+    net->eval();
+    EXPECT_EQ(eh::models::sam3_load_detector(net, (d / file).string()), prefix);
+    auto out = net->forward(feats, text, mask);
+    EXPECT_LE((out.pred_masks - ref).abs().max().item<double>(), 1e-4) << file;
+  }
+  eh::models::Sam3Detector net(dc);
+  try {
+    eh::models::sam3_load_detector(net, (d / "noseg.safetensors").string());
+    FAIL() << "expected an error";
+  } catch (const eh::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("noseg.safetensors"), std::string::npos) << m;
+    EXPECT_NE(m.find("detector.segmentation_head.* (28 keys, e.g. detector.segmentation_head.pixel_decoder.conv_layers.0.weight)"),
+              std::string::npos)
+        << m;
+  }
 }

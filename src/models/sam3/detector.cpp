@@ -16,6 +16,8 @@
 
 #include "core/error.h"
 #include "core/tensor_io.h"
+#include "core/state_dict.h"
+#include "models/sam3/components.h"
 #include "models/sam3/neck.h"
 
 namespace eh::models {
@@ -520,6 +522,39 @@ Sam3DetectorOutput Sam3DetectorImpl::forward(const std::vector<at::Tensor>& feat
   o.pred_masks = torch::einsum("bqc,bchw->bqhw", {seg->mask_embed(o.queries), inst});
   o.semantic_seg = seg->semantic_seg_head(pixel);
   return o;
+}
+
+std::string sam3_load_detector(Sam3Detector& net, const std::string& path) {
+  auto f = st::File::open(path);
+  std::vector<std::string> keys;
+  for (const auto& t : f.tensors()) keys.push_back(t.name);
+  const auto kind = sam3_checkpoint_kind(keys);
+  const std::string prefix = kind.video_naming ? "detector." : "";
+  const auto sd = state_dict(*net);
+  std::vector<std::string> expected;
+  for (const auto& [k, v] : sd) expected.push_back(prefix + k);
+  // Whole groups missing (e.g. an unrelated or tracker-only file): name them.
+  sam3_check_checkpoint(keys, path, kind.video_naming ? Sam3ModelKind::Video : Sam3ModelKind::Image, expected);
+  std::string problems;
+  int n = 0;
+  for (const auto& [k, v] : sd) {
+    const auto* t = f.find(prefix + k);
+    if (!t) {
+      problems += "\n  missing " + prefix + k + " " + shape_str(v.sizes());
+      ++n;
+    } else if (at::IntArrayRef(t->shape) != v.sizes()) {
+      problems += "\n  " + prefix + k + ": expected " + shape_str(v.sizes()) + ", found " + shape_str(at::IntArrayRef(t->shape));
+      ++n;
+    }
+  }
+  if (n)
+    throw Error(path + ": " + std::to_string(n) + " detector key(s) missing or mis-shaped (nothing was loaded):" + problems);
+  BindOptions opt;
+  opt.strict = false;  // the file also holds the backbone / text encoder / tracker
+  opt.prefix = prefix;
+  auto rep = load_state_dict(*net, f, opt);
+  if (!rep.missing.empty() || !rep.mismatched.empty()) throw Error(path + ": " + rep.summary());
+  return prefix;
 }
 
 namespace {

@@ -66,6 +66,14 @@ class Sam3DetectorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Sam3Detector);
 
+// Binds the detector part of a SAM 3 checkpoint (safetensors): the video model's sam3.pt (keys
+// `detector.*`, converted with --drop '\.attn\.freqs_cis$') or the image model's (no prefix). Before
+// anything is copied it checks that every key of `net` is there with its shape: a checkpoint without
+// the detector's key groups is an eh::Error naming what the file is and the missing groups (see
+// sam3_check_checkpoint); single missing or mis-shaped keys are listed. Other groups (backbone, text
+// encoder, tracker) are left alone. Returns the prefix used ("detector." or "").
+std::string sam3_load_detector(Sam3Detector& net, const std::string& path);
+
 Arch sam3_detector_arch();
 
 }  // namespace eh::models
