@@ -186,7 +186,7 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   if (opt.window < 1) throw eh::UsageError(fmt::format("--window must be >= 1, got {}", opt.window));
   if (!(opt.video_scale >= 0 && opt.video_scale <= 4))
     throw eh::UsageError(fmt::format("--video-scale must be in [0, 4] (0: auto), got {}", opt.video_scale));
-  const bool sim = is_sim(opt.source);
+  const bool sim = !opt.open_source && is_sim(opt.source);
   if (models.needs_simulator && !sim)
     throw eh::UsageError(fmt::format("--model {} reads the simulator's ground truth: it needs a sim: source, got '{}'",
                                      models.name, opt.source));
@@ -199,7 +199,15 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   int default_animals = 0;
   double start_time = opt.start_time;
   std::string source_kind;
-  if (sim) {
+  if (opt.open_source) {
+    src = opt.open_source();
+    if (!src) throw eh::Error(fmt::format("{}: the source could not be opened", opt.source));
+    source_kind = src->live() ? "stream" : "custom";
+    if (!std::isfinite(start_time))
+      start_time = static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  } else if (sim) {
     source_kind = "simulator";
     eh::video::SimSourceOptions so = eh::video::parse_sim_spec(opt.source);
     // parse_sim_spec leaves rendering off (tracking-only runs); the pipeline needs pixels unless
