@@ -187,6 +187,14 @@ TEST(PipelineSim, ReportFiguresAgreeWithTheOutputFiles) {
   for (const char* s : {"decode", "segment", "embed", "track", "behaviour", "store", "write", "total"})
     EXPECT_TRUE(j["timing"]["ms_per_frame"][s].is_number()) << s;
   EXPECT_GT(j["timing"]["ms_per_frame"]["segment"].get<double>(), 0);
+  double cpu_sum = 0;
+  for (const char* s : {"segment", "embed", "track", "behaviour", "store", "write"}) {
+    const double v = j["timing"]["cpu_ms_per_frame"][s].get<double>();
+    EXPECT_GE(v, 0) << s;
+    cpu_sum += v;
+  }
+  EXPECT_NEAR(j["timing"]["cpu_ms_per_frame"]["total"].get<double>(), cpu_sum, 1e-9);
+  EXPECT_GT(j["timing"]["cpu_ms_per_frame"]["segment"].get<double>(), 0);
 }
 
 TEST(PipelineSim, AnnotatedVideoHasEveryFrame) {

@@ -74,7 +74,8 @@ struct RunResult {
   std::string end_reason;
   std::string error;      // set when the run stopped on an error (outputs still closed and valid)
   double wall_s = 0;
-  StageTimes ms;
+  StageTimes ms;      // wall clock per frame
+  StageTimes cpu_ms;  // CPU time of the pipeline thread per frame (decode and wait stay 0)
   int identities = 0;
   bool evaluated = false;
   eh::eval::MotReport mot;                        // when evaluated
