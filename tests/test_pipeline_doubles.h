@@ -24,8 +24,9 @@ inline cv::Mat disc_frame(int k, int discs) {
   cv::Mat img(240, 320, CV_8UC3, cv::Scalar(200, 205, 210));
   for (int y = 0; y < img.rows; y += 16) cv::line(img, {0, y}, {img.cols, y}, cv::Scalar(190, 195, 200), 1);
   for (int d = 0; d < discs; ++d) {
-    const int x = 40 + d * 90 + (k * (d + 1)) % 40;
-    const int y = 50 + d * 60 + (k * 2) % 30;
+    auto bounce = [](int v, int range) { const int m = v % (2 * range); return m < range ? m : 2 * range - m; };
+    const int x = 40 + d * 90 + bounce(k * (d + 1), 40);  // smooth back-and-forth paths
+    const int y = 50 + d * 60 + bounce(k * 2, 30);
     cv::circle(img, {x, y}, 18, cv::Scalar(40 + 30 * d, 50, 60), cv::FILLED, cv::LINE_8);
   }
   return img;
@@ -39,6 +40,34 @@ inline std::filesystem::path write_disc_video(const std::filesystem::path& path,
   w.release();
   return path;
 }
+
+// A live "camera" of disc frames that delivers `good` frames, then fails on every read and
+// every reconnect (the camera went away).
+class VanishingCamera : public eh::video::FrameSource {
+ public:
+  VanishingCamera(int good, int discs) : good_(good), discs_(discs) {}
+  eh::video::ReadResult read() override {
+    eh::video::ReadResult r;
+    if (next_ >= good_) {
+      r.status = eh::video::ReadStatus::Failed;
+      r.message = "camera: connection lost";
+      return r;
+    }
+    r.status = eh::video::ReadStatus::Ok;
+    r.frame.index = next_;
+    r.frame.t = next_ / 10.0;
+    r.frame.image = disc_frame(next_, discs_);
+    ++next_;
+    return r;
+  }
+  bool reconnect() override { return false; }
+  bool live() const override { return true; }
+  double fps() const override { return 10; }
+  std::string describe() const override { return "vanishing test camera"; }
+
+ private:
+  int good_, discs_, next_ = 0;
+};
 
 // Dark blobs (grey < 120) of at least 200 pixels: box, full-frame mask, score 0.9.
 class DarkBlobSegmenter : public eh::video::Segmenter {

@@ -210,16 +210,22 @@ TEST(RunCli, RunsASimulatedPen) {
 
 TEST(RunCli, SigintFinishesCleanly) {
   const auto dir = eh::test::temp_dir("cli_sigint");
-  // A long simulated stream; SIGINT after the run has started.
-  const std::string cmd = std::string(EH_BINARY) + " run sim:seed=4,pigs=3,width=320,height=180,frames=100000 --model sim-gt -q --out " +
-                          (dir / "out").string() + " > " + (dir / "log.txt").string() + " 2>&1 & pid=$!; sleep 4; kill -INT $pid; wait $pid; echo rc=$?";
+  // A long simulated stream; SIGINT once the run has started (its store file exists:
+  // the handler is installed before; a background job of a script starts with SIGINT ignored,
+  // so a signal sent earlier would be lost). `timeout` bounds the test if the signal is missed.
+  const fs::path out = dir / "out";
+  const std::string cmd = "timeout 300 " + std::string(EH_BINARY) +
+                          " run sim:seed=4,pigs=3,width=320,height=180,frames=100000 --model sim-gt -q --out " +
+                          out.string() + " > " + (dir / "log.txt").string() + " 2>&1 & pid=$!; " +
+                          "for i in $(seq 1 600); do [ -e " + (out / "store.sqlite").string() +
+                          " ] && break; sleep 0.1; done; sleep 1; kill -INT $pid; wait $pid; echo rc=$?";
   FILE* p = popen(("bash -c '" + cmd + "'").c_str(), "r");
   ASSERT_NE(p, nullptr);
   char buf[256] = {0};
-  std::string out;
-  while (fgets(buf, sizeof buf, p)) out += buf;
+  std::string shell;
+  while (fgets(buf, sizeof buf, p)) shell += buf;
   pclose(p);
-  EXPECT_NE(out.find("rc=130"), std::string::npos) << out;
+  EXPECT_NE(shell.find("rc=130"), std::string::npos) << shell;
   std::ifstream f(dir / "out" / "report.json");
   ASSERT_TRUE(f.good());
   const auto j = nlohmann::json::parse(f);

@@ -187,6 +187,14 @@ TEST(PipelineSim, ReportFiguresAgreeWithTheOutputFiles) {
   for (const char* s : {"decode", "segment", "embed", "track", "behaviour", "store", "write", "total"})
     EXPECT_TRUE(j["timing"]["ms_per_frame"][s].is_number()) << s;
   EXPECT_GT(j["timing"]["ms_per_frame"]["segment"].get<double>(), 0);
+  double cpu_sum = 0;
+  for (const char* s : {"segment", "embed", "track", "behaviour", "store", "write"}) {
+    const double v = j["timing"]["cpu_ms_per_frame"][s].get<double>();
+    EXPECT_GE(v, 0) << s;
+    cpu_sum += v;
+  }
+  EXPECT_NEAR(j["timing"]["cpu_ms_per_frame"]["total"].get<double>(), cpu_sum, 1e-9);
+  EXPECT_GT(j["timing"]["cpu_ms_per_frame"]["segment"].get<double>(), 0);
 }
 
 TEST(PipelineSim, AnnotatedVideoHasEveryFrame) {
@@ -333,6 +341,7 @@ TEST(PipelineVideo, TracksDiscsInAVideoFile) {
   EXPECT_EQ(r.frames, 60);
   EXPECT_EQ(r.identities, 3);
   expect_valid_outputs(dir / "out", r);
+  EXPECT_EQ(eh::eval::load_mot((dir / "out" / "tracks.txt").string()).num_detections(), 3u * 60u);
   EXPECT_FALSE(r.evaluated);  // no ground truth given
   EXPECT_EQ(r.report["source_kind"], "video file");
   EXPECT_TRUE(r.report["pixels_per_metre"].is_null());  // no scale known: positions in pixels
@@ -370,6 +379,31 @@ TEST(PipelineVideo, TruncatedVideoEndsWithAMessageAndIntactOutputs) {
   if (!r.video_path.empty()) {
     EXPECT_EQ(video_frames(r.video_path), r.frames);
   }
+}
+
+// A camera that disappears mid-run: reconnects are tried, then the run ends with the reason,
+// and everything made up to then is written.
+TEST(PipelineVideo, CameraThatDisappearsEndsWithAMessageAndIntactOutputs) {
+  const auto dir = eh::test::temp_dir("pipe_camera");
+  RunOptions o;
+  o.source = "camera-test";
+  o.out_dir = dir.string();
+  o.open_source = [] { return std::make_unique<eh::test::VanishingCamera>(50, 2); };
+  o.reader.max_reconnects = 2;
+  o.reader.reconnect_wait_s = 0.05;
+  o.reader.drop_when_full = false;  // keep every frame (the test checks the count)
+  std::vector<std::string> events;
+  o.on_event = [&](const eh::video::SourceEvent& e) { events.push_back(eh::video::event_kind_name(e.kind)); };
+  const RunResult r = eh::pipeline::run_pipeline(o, blob_models());
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.frames, 50);
+  EXPECT_EQ(r.identities, 2);
+  EXPECT_NE(r.end_reason.find("gave up after 2 reconnect attempts"), std::string::npos) << r.end_reason;
+  EXPECT_EQ(std::count(events.begin(), events.end(), "disconnected"), 2);
+  EXPECT_EQ(r.report["source_kind"], "stream");
+  expect_valid_outputs(dir, r);
+  // Both discs in every frame (rows of the first frames are filled in once a track is confirmed).
+  EXPECT_EQ(eh::eval::load_mot((dir / "tracks.txt").string()).num_detections(), 2u * 50u);
 }
 
 TEST(PipelineVideo, CorruptBytesAreSkippedAndReported) {

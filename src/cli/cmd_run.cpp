@@ -137,6 +137,10 @@ int run(const RunArgs& a) {
   fmt::print("  per stage (ms/frame): decode {:.2f} (reader thread), segment {:.2f}, embed {:.2f}, track {:.2f}, "
              "behaviour {:.2f}, store {:.2f}, write {:.2f}\n",
              r.ms.decode, r.ms.segment, r.ms.embed, r.ms.track, r.ms.behaviour, r.ms.store, r.ms.write);
+  fmt::print("  pipeline thread CPU (ms/frame): segment {:.2f}, embed {:.2f}, track {:.2f}, behaviour {:.2f}, store {:.2f}, "
+             "write {:.2f}, total {:.2f}\n",
+             r.cpu_ms.segment, r.cpu_ms.embed, r.cpu_ms.track, r.cpu_ms.behaviour, r.cpu_ms.store, r.cpu_ms.write,
+             r.cpu_ms.total());
   fmt::print("animals {}; ended: {}\n", r.identities, r.end_reason);
   if (r.identities == 0 && r.error.empty())
     fmt::print("no animals were found in {} (outputs are written, and empty)\n", a.source);

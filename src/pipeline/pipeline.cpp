@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <time.h>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,13 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// CPU time of the calling thread (not of worker threads a model may start), milliseconds.
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 bool is_sim(const std::string& s) { return s == "sim" || s.rfind("sim:", 0) == 0; }
 
@@ -186,7 +194,7 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   if (opt.window < 1) throw eh::UsageError(fmt::format("--window must be >= 1, got {}", opt.window));
   if (!(opt.video_scale >= 0 && opt.video_scale <= 4))
     throw eh::UsageError(fmt::format("--video-scale must be in [0, 4] (0: auto), got {}", opt.video_scale));
-  const bool sim = is_sim(opt.source);
+  const bool sim = !opt.open_source && is_sim(opt.source);
   if (models.needs_simulator && !sim)
     throw eh::UsageError(fmt::format("--model {} reads the simulator's ground truth: it needs a sim: source, got '{}'",
                                      models.name, opt.source));
@@ -199,7 +207,15 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   int default_animals = 0;
   double start_time = opt.start_time;
   std::string source_kind;
-  if (sim) {
+  if (opt.open_source) {
+    src = opt.open_source();
+    if (!src) throw eh::Error(fmt::format("{}: the source could not be opened", opt.source));
+    source_kind = src->live() ? "stream" : "custom";
+    if (!std::isfinite(start_time))
+      start_time = static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  } else if (sim) {
     source_kind = "simulator";
     eh::video::SimSourceOptions so = eh::video::parse_sim_spec(opt.source);
     // parse_sim_spec leaves rendering off (tracking-only runs); the pipeline needs pixels unless
@@ -293,8 +309,8 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   std::string video_path, video_note;
   bool video_tried = false;
   cv::Size video_size;
-  StageTimes ms;
-  double sink_ms = 0;
+  StageTimes ms, cpu;  // wall clock, and CPU time of the pipeline thread
+  double sink_ms = 0, sink_cpu = 0;
   std::vector<std::string> warnings;
   int64_t warning_count = 0;
   auto warn = [&](const std::string& m) {
@@ -312,6 +328,7 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
 
   auto sink = [&](const eh::video::FrameOutput& fo) {
     const auto s0 = Clock::now();
+    const double s0c = thread_cpu_ms();
     cv::Mat image;
     while (!ring.empty() && ring.front().first < fo.frame) ring.pop_front();
     if (!ring.empty() && ring.front().first == fo.frame) {
@@ -320,6 +337,7 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
     }
     // Behaviour.
     auto t0 = Clock::now();
+    double t0c = thread_cpu_ms();
     for (auto it = pending_drops.begin(); it != pending_drops.end();) {
       if (it->first <= fo.frame) {
         if (bstream) bstream->drop(it->second);
@@ -347,9 +365,11 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
                                     preds.size(), fo.objects.size()));
     }
     ms.behaviour += ms_since(t0);
+    cpu.behaviour += thread_cpu_ms() - t0c;
 
     // Store and report summary.
     t0 = Clock::now();
+    t0c = thread_cpu_ms();
     const double tu = start_time + fo.t;
     for (std::size_t k = 0; k < fo.objects.size(); ++k) {
       const auto& o = fo.objects[k];
@@ -376,9 +396,11 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
       }
     }
     ms.store += ms_since(t0);
+    cpu.store += thread_cpu_ms() - t0c;
 
     // Writers, evaluation, video.
     t0 = Clock::now();
+    t0c = thread_cpu_ms();
     mot.write(fo);
     {
       eh::track::InstanceFrame f;
@@ -479,7 +501,9 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
       }
     }
     ms.write += ms_since(t0);
+    cpu.write += thread_cpu_ms() - t0c;
     sink_ms += ms_since(s0);
+    sink_cpu += thread_cpu_ms() - s0c;
   };
 
   eh::video::Session session(models.segmenter, sc, sink);
@@ -581,20 +605,26 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
       }
 
       auto t0 = Clock::now();
+      double t0c = thread_cpu_ms();
       eh::track::Detections dets = models.segmenter->segment(f);
       ms.segment += ms_since(t0);
+      cpu.segment += thread_cpu_ms() - t0c;
       if (models.embedder && !f.image.empty() && !dets.empty()) {
         t0 = Clock::now();
+        t0c = thread_cpu_ms();
         std::vector<std::vector<float>> e = models.embedder->embed(f.image, dets.boxes);
         if (e.size() != dets.size())
           throw eh::Error(fmt::format("embedder {}: {} embeddings for {} boxes", models.embedder->name(), e.size(), dets.size()));
         dets.embeddings = std::move(e);
         ms.embed += ms_since(t0);
+        cpu.embed += thread_cpu_ms() - t0c;
       }
       t0 = Clock::now();
-      const double sink_before = sink_ms;
+      t0c = thread_cpu_ms();
+      const double sink_before = sink_ms, sink_before_c = sink_cpu;
       const eh::track::TrackerOutput tout = session.process(f, std::move(dets));
       ms.track += ms_since(t0) - (sink_ms - sink_before);
+      cpu.track += thread_cpu_ms() - t0c - (sink_cpu - sink_before_c);
       for (const auto& ev : tout.events)
         if (ev.kind == eh::track::TrackEvent::Kind::Retired) pending_drops.emplace_back(ev.frame, ev.id);
       ++frames;
@@ -622,10 +652,12 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   reader.stop();
   // Drain: the frames still in the window go out (the sink may fail too: keep closing).
   try {
-    const double sink_before = sink_ms;
+    const double sink_before = sink_ms, sink_before_c = sink_cpu;
     const auto t0 = Clock::now();
+    const double t0c = thread_cpu_ms();
     session.finish();
     ms.track += ms_since(t0) - (sink_ms - sink_before);
+    cpu.track += thread_cpu_ms() - t0c - (sink_cpu - sink_before_c);
   } catch (const std::exception& e) {
     if (res.error.empty()) {
       res.error = e.what();
@@ -718,6 +750,9 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   for (double* v : {&per.decode, &per.wait, &per.segment, &per.embed, &per.track, &per.behaviour, &per.store, &per.write})
     *v /= n;
   res.ms = per;
+  StageTimes cper = cpu;
+  for (double* v : {&cper.segment, &cper.embed, &cper.track, &cper.behaviour, &cper.store, &cper.write}) *v /= n;
+  res.cpu_ms = cper;
 
   nlohmann::json j;
   j["edgeherd_report"] = 1;
@@ -763,7 +798,17 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
                    {"behaviour", per.behaviour},
                    {"store", per.store},
                    {"write", per.write},
-                   {"total", per.total()}}}};
+                   {"total", per.total()}}},
+                 // CPU time of the pipeline thread only: robust to a loaded machine, but blind to
+                 // worker threads a model starts (LibTorch intra-op threads).
+                 {"cpu_ms_per_frame",
+                  {{"segment", cper.segment},
+                   {"embed", cper.embed},
+                   {"track", cper.track},
+                   {"behaviour", cper.behaviour},
+                   {"store", cper.store},
+                   {"write", cper.write},
+                   {"total", cper.total()}}}};
   nlohmann::json cj = nlohmann::json::array();
   for (const auto& c : final_caches) cj.push_back({{"name", c.name}, {"items", c.items}, {"bytes", c.bytes}});
   j["memory"] = {{"peak_rss_bytes", eh::video::process_peak_rss_bytes()},

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -52,6 +53,9 @@ struct RunOptions {
   double thumbnail_interval_s = 10;
   int memory_every = 30;      // frames between memory samples (memory.csv, report)
   eh::video::SourceOptions source_options;
+  // Optional: opens the source instead of video::open_source(source) (a custom camera driver,
+  // or a test double); `source` is then only the name shown in reports.
+  std::function<std::unique_ptr<eh::video::FrameSource>()> open_source;
   eh::video::ReaderOptions reader;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to finish early, cleanly
   std::function<void(const Progress&)> on_progress;            // about every frame
@@ -70,7 +74,8 @@ struct RunResult {
   std::string end_reason;
   std::string error;      // set when the run stopped on an error (outputs still closed and valid)
   double wall_s = 0;
-  StageTimes ms;
+  StageTimes ms;      // wall clock per frame
+  StageTimes cpu_ms;  // CPU time of the pipeline thread per frame (decode and wait stay 0)
   int identities = 0;
   bool evaluated = false;
   eh::eval::MotReport mot;                        // when evaluated

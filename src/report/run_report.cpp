@@ -126,7 +126,10 @@ std::string stage_table_html(const std::vector<nlohmann::json>& runs) {
   static const char* kStages[] = {"decode", "wait", "segment", "embed", "track", "behaviour", "store", "write", "total"};
   Table t;
   t.header.push_back("ms / frame");
-  for (const auto& r : runs) t.header.push_back(html_escape(run_label(r)));
+  for (const auto& r : runs) {
+    t.header.push_back(html_escape(run_label(r)) + " wall");
+    t.header.push_back(html_escape(run_label(r)) + " CPU");
+  }
   bool any = false;
   for (const char* st : kStages) {
     std::vector<std::string> row{html_escape(st)};
@@ -134,6 +137,7 @@ std::string stage_table_html(const std::vector<nlohmann::json>& runs) {
       const double v = json_num(r, std::string("/timing/ms_per_frame/") + st);
       any = any || std::isfinite(v);
       row.push_back(fmt_num(v, 2));
+      row.push_back(fmt_num(json_num(r, std::string("/timing/cpu_ms_per_frame/") + st), 2));
     }
     t.rows.push_back(row);
   }
@@ -362,7 +366,9 @@ std::string run_report_html(const std::vector<nlohmann::json>& runs, const Repor
   const std::string stages = stage_table_html(runs);
   if (!stages.empty())
     b += "<h2>Time per stage</h2><p class=\"note\">Milliseconds per frame. decode runs on the reader thread in "
-         "parallel; wait is the pipeline thread waiting for frames; total is the pipeline thread's own work.</p>" +
+         "parallel; wait is the pipeline thread waiting for frames; total is the pipeline thread's own work. Wall: "
+         "elapsed time; CPU: the pipeline thread's CPU time (robust on a loaded machine, but blind to worker "
+         "threads a model starts).</p>" +
          stages;
   const std::string mem = memory_svg(runs);
   if (!mem.empty()) b += "<h2>Memory over time</h2>" + mem;
