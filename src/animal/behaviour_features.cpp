@@ -197,7 +197,7 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, float fill
   out[k++] = c.fill >= 0 && !fl.empty() ? c.fill - median(fl) : 0.0f;
   out[k++] = c.fill >= 0 ? 1.0f : 0.0f;
   out[k++] = static_cast<float>(std::min(3.0, t - h_.front().t) / 3.0);
-  out[k++] = static_cast<float>(last_moving_t_ < 0 ? 1.0 : std::min(20.0, t - last_moving_t_) / 20.0);
+  out[k++] = static_cast<float>(last_moving_t_ < 0 ? 1.0 : std::min(60.0, t - last_moving_t_) / 60.0);
   const cv::Rect2f b(c.cx - c.w / 2, c.cy - c.h / 2, c.w, c.h);
   out[k++] = c.cx / W;
   out[k++] = c.cy / H;

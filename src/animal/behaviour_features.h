@@ -52,7 +52,7 @@ class TrackHistory {
     float cx, cy, w, h, fill;
   };
   std::deque<Obs> h_;
-  double last_moving_t_ = -1;  // time of the last frame speed above 0.25 body lengths/s
+  double last_moving_t_ = -1;  // time of the last frame speed above 0.25 body lengths/s (capped at 60 s)
 };
 
 TrackHistory::Landmarks landmarks_in_pixels(const PenLandmarks& n, cv::Size frame);
