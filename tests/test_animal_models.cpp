@@ -71,8 +71,14 @@ TEST(AnimalEmbedder, UnitRowsZeroForMissingBoxesDeterministic) {
     EXPECT_NEAR(n, 1.0, 1e-4);
   }
   for (float x : v[2]) EXPECT_EQ(x, 0.0f);
-  EXPECT_EQ(v[0], v[3]);  // same crop, same vector
-  EXPECT_NE(v[0], v[1]);
+  // Same crop, same vector (up to float rounding of a different batch row); another crop differs.
+  double d03 = 0, d01 = 0;
+  for (size_t k = 0; k < 16; ++k) {
+    d03 = std::max(d03, double(std::fabs(v[0][k] - v[3][k])));
+    d01 = std::max(d01, double(std::fabs(v[0][k] - v[1][k])));
+  }
+  EXPECT_LT(d03, 1e-5);
+  EXPECT_GT(d01, 1e-2);
   EXPECT_TRUE(e->embed(img, {}).empty());
 }
 
@@ -120,7 +126,8 @@ TEST(AnimalEmbedder, SegmenterWrapperAttachesAllOrNone) {
   const auto det = s.segment(img);
   ASSERT_EQ(det.embeddings.size(), 3u);
   EXPECT_NO_THROW(det.validate());
-  EXPECT_EQ(det.embeddings[0], e->embed(img, {det.boxes[0]})[0]);
+  const auto alone = e->embed(img, {det.boxes[0]})[0];
+  for (size_t k = 0; k < 16; ++k) EXPECT_NEAR(det.embeddings[0][k], alone[k], 1e-5);
   // The box outside the image gets the mean of the others (not a zero vector).
   for (size_t k = 0; k < 16; ++k)
     EXPECT_NEAR(det.embeddings[2][k], 0.5f * (det.embeddings[0][k] + det.embeddings[1][k]), 1e-6);
