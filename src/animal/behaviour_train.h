@@ -1,0 +1,75 @@
+// Training (`edgeherd train-behaviour`) and held-out evaluation (`edgeherd eval-behaviour`) of
+// the behaviour classifier on ground-truth tracks of simulated pens: boxes = bounding boxes of
+// the visible masks, masks = the visible masks, track id = the animal's id, label = the
+// simulator's behaviour. Pen seeds 9001..9999 are never used for training or validation
+// (validation, which picks the smoothing constant, uses 8001..).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eval/classification.h"
+
+namespace eh::animal {
+
+struct BehaviourClipOptions {
+  double minutes = 3.0;
+  double min_hour = 7.0, max_hour = 19.0;  // clock time of frame 0, drawn per pen from the seed
+  int min_visible_pixels = 500;            // fewer visible pixels: the animal is not observed
+};
+
+struct BehaviourTrainOptions {
+  std::string out_dir;
+  bool overwrite = false;
+  std::string embedder_dir;      // non-empty: the embedding is an input (frames are rendered)
+  int first_seed = 1, train_pens = 24;
+  int first_val_seed = 8001, val_pens = 4;
+  BehaviourClipOptions clip;
+  std::vector<int> hidden{128, 128};
+  int epochs = 12;
+  int batch = 1024;
+  double lr = 2e-3, weight_decay = 1e-4;
+  std::vector<double> stay_grid{0.0, 0.5, 0.7, 0.8, 0.9, 0.95};
+  uint64_t seed = 1;
+  int threads = 2;
+  bool progress = true;
+  std::string command;
+  // Held-out evaluation after training (0 = none): pens 9001 .. 9000 + eval_pens.
+  int eval_pens = 10;
+};
+
+struct BehaviourEvalOptions {
+  std::string model_dir;
+  std::string embedder_dir;      // required when the model uses embeddings
+  int first_seed = 9001, pens = 10;
+  BehaviourClipOptions clip;
+  bool smoothing = true;         // false: per-frame argmax of the classifier (stay = 0)
+  std::string out_dir;           // non-empty: confusion.md, confusion.svg, metrics.json
+  bool progress = true;
+  int threads = 2;
+};
+
+struct BehaviourEvalReport {
+  eh::eval::ClassificationResult result;
+  int frames = 0, observations = 0;
+  double ms_per_frame = 0;       // BehaviourStream::update per frame (embedding excluded)
+  double embed_ms_per_frame = 0; // embedder per frame when used
+};
+
+struct BehaviourTrainReport {
+  std::string dir;
+  int train_samples = 0;
+  double chosen_stay = 0;
+  double val_accuracy = 0, val_macro_f1 = 0;
+  double data_s = 0, train_s = 0, wall_s = 0;
+  BehaviourEvalReport test;      // when eval_pens > 0
+};
+
+BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& opt);
+BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& opt);
+
+// Markdown confusion matrix (rows = truth, columns = prediction) and an SVG heat map.
+std::string confusion_markdown(const eh::eval::ClassificationResult& r);
+std::string confusion_svg(const eh::eval::ClassificationResult& r, const std::string& title);
+
+}  // namespace eh::animal

@@ -1,0 +1,45 @@
+// The embedder network (LibTorch; internal to src/animal): a DINOv3 ViT (models/dinov3_vit.h,
+// any size) -> [CLS, mean of patch tokens] -> linear projection -> L2 normalisation.
+// Module keys: "backbone.*" (the upstream DINOv3 names) and "head.*".
+#pragma once
+#include <torch/nn.h>
+
+#include <string>
+
+#include "animal/crops.h"
+#include "core/config.h"
+#include "models/dinov3_vit.h"
+
+namespace eh::animal {
+
+struct EmbedderConfig {
+  eh::models::DinoV3Config backbone;
+  nlohmann::json backbone_json;  // as written in config.json (kept for saving)
+  int crop_size = 64;
+  float crop_margin = 0.05f;
+  int embedding_dim = 64;
+  // Reads {"backbone": {...dinov3 fields...}, "crop_size", "crop_margin", "embedding_dim"};
+  // throws eh::Error naming `label` and the field.
+  static EmbedderConfig from_json(const nlohmann::json& j, const std::string& label);
+  nlohmann::json to_json() const;
+  CropOptions crop() const { return {crop_size, crop_margin}; }
+};
+
+struct EmbedNetImpl : torch::nn::Module {
+  explicit EmbedNetImpl(const EmbedderConfig& c);
+  // x: [B, 3, S, S] ImageNet-normalised RGB -> [B, embedding_dim], unit rows.
+  at::Tensor forward(const at::Tensor& x);
+  // Weights for training from scratch (truncated-normal 0.02 linear weights and tokens).
+  void init_for_training(uint64_t seed);
+  EmbedderConfig cfg;
+  eh::models::DinoVisionTransformer backbone{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(EmbedNet);
+
+// Normalised crops of `boxes` as a [B, 3, S, S] tensor; valid[i] = false for boxes that do not
+// overlap the image (their crop is all padding).
+at::Tensor crops_tensor(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes, const CropOptions& opt,
+                        std::vector<bool>* valid);
+
+}  // namespace eh::animal

@@ -1,0 +1,240 @@
+// Embedder and behaviour model: loading (errors), output contracts, the segmenter wrapper, and
+// the trainers end to end at a toy size.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgproc.hpp>
+
+#include "animal/behaviour_net.h"
+#include "animal/behaviour_train.h"
+#include "animal/embed_net.h"
+#include "animal/embedder.h"
+#include "animal/embedder_train.h"
+#include "animal/embedding_segmenter.h"
+#include "core/error.h"
+#include "core/state_dict.h"
+#include "test_util.h"
+
+using namespace eh::animal;
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json tiny_embedder_config() {
+  return {{"arch", "dinov3_embedder"},
+          {"backbone",
+           {{"patch_size", 8}, {"embed_dim", 32}, {"depth", 1}, {"num_heads", 2}, {"n_storage_tokens", 2},
+            {"layerscale_init", 0.1}, {"mask_k_bias", true}}},
+          {"crop_size", 32},
+          {"embedding_dim", 16}};
+}
+
+fs::path write_tiny_embedder(const std::string& name) {
+  auto d = eh::test::temp_dir(name);
+  const auto j = tiny_embedder_config();
+  std::ofstream(d / "config.json") << j.dump(2);
+  EmbedNet net(EmbedderConfig::from_json(j, "tiny"));
+  net->init_for_training(3);
+  eh::save_state_dict(*net, (d / "weights.safetensors").string());
+  return d;
+}
+
+class FixedSegmenter : public eh::video::Segmenter {
+ public:
+  eh::track::Detections segment(const cv::Mat&) const override {
+    eh::track::Detections d;
+    d.add({10, 10, 40, 30});
+    d.add({60, 20, 30, 30});
+    d.add({500, 500, 10, 10});  // outside the 100x100 image
+    return d;
+  }
+  std::string name() const override { return "fixed"; }
+};
+
+}  // namespace
+
+TEST(AnimalEmbedder, UnitRowsZeroForMissingBoxesDeterministic) {
+  const auto d = write_tiny_embedder("emb_ok");
+  auto e = load_embedder(d.string());
+  EXPECT_EQ(e->dim(), 16);
+  EXPECT_GT(e->bytes(), 0u);
+  cv::Mat img(100, 100, CV_8UC3);
+  cv::randu(img, 0, 255);
+  const std::vector<cv::Rect2f> boxes = {{10, 10, 40, 30}, {60, 20, 30, 30}, {500, 500, 10, 10}, {10, 10, 40, 30}};
+  const auto v = e->embed(img, boxes);
+  ASSERT_EQ(v.size(), 4u);
+  for (int i : {0, 1, 3}) {
+    double n = 0;
+    for (float x : v[i]) n += double(x) * x;
+    EXPECT_NEAR(n, 1.0, 1e-4);
+  }
+  for (float x : v[2]) EXPECT_EQ(x, 0.0f);
+  // Same crop, same vector (up to float rounding of a different batch row); another crop differs.
+  double d03 = 0, d01 = 0;
+  for (size_t k = 0; k < 16; ++k) {
+    d03 = std::max(d03, double(std::fabs(v[0][k] - v[3][k])));
+    d01 = std::max(d01, double(std::fabs(v[0][k] - v[1][k])));
+  }
+  EXPECT_LT(d03, 1e-5);
+  EXPECT_GT(d01, 1e-2);
+  EXPECT_TRUE(e->embed(img, {}).empty());
+}
+
+TEST(AnimalEmbedder, LoadErrorsNameTheFileAndField) {
+  EXPECT_THROW(load_embedder("/nonexistent/emb"), eh::Error);
+  const auto d = write_tiny_embedder("emb_bad");
+  fs::remove(d / "weights.safetensors");
+  try {
+    load_embedder(d.string());
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("weights.safetensors"), std::string::npos) << e.what();
+  }
+  auto j = tiny_embedder_config();
+  j["embeding_dim"] = 3;  // typo
+  std::ofstream(d / "config.json") << j.dump();
+  try {
+    EmbedderConfig::from_json(j, "x.json");
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("embeding_dim"), std::string::npos) << e.what();
+  }
+  j = tiny_embedder_config();
+  j["crop_size"] = 30;  // not a multiple of the patch size
+  EXPECT_THROW(EmbedderConfig::from_json(j, "x.json"), eh::Error);
+  // Weights of another shape: strict binding names the key.
+  const auto d2 = write_tiny_embedder("emb_shape");
+  j = tiny_embedder_config();
+  j["embedding_dim"] = 8;
+  std::ofstream(d2 / "config.json") << j.dump();
+  try {
+    load_embedder(d2.string());
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("head.weight"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AnimalEmbedder, SegmenterWrapperAttachesAllOrNone) {
+  const auto d = write_tiny_embedder("emb_seg");
+  auto e = load_embedder(d.string());
+  EmbeddingSegmenter s(std::make_shared<FixedSegmenter>(), e);
+  cv::Mat img(100, 100, CV_8UC3);
+  cv::randu(img, 0, 255);
+  const auto det = s.segment(img);
+  ASSERT_EQ(det.embeddings.size(), 3u);
+  EXPECT_NO_THROW(det.validate());
+  const auto alone = e->embed(img, {det.boxes[0]})[0];
+  for (size_t k = 0; k < 16; ++k) EXPECT_NEAR(det.embeddings[0][k], alone[k], 1e-5);
+  // The box outside the image gets the mean of the others (not a zero vector).
+  for (size_t k = 0; k < 16; ++k)
+    EXPECT_NEAR(det.embeddings[2][k], 0.5f * (det.embeddings[0][k] + det.embeddings[1][k]), 1e-6);
+  EXPECT_THROW(EmbeddingSegmenter(nullptr, e), eh::Error);
+}
+
+TEST(AnimalTraining, EmbedderTrainsWritesModelAndEvaluates) {
+  const auto d = eh::test::temp_dir("emb_train");
+  std::ofstream(d / "cfg.json") << tiny_embedder_config().dump();
+  EmbedderTrainOptions o;
+  o.out_dir = (d / "model").string();
+  o.config_path = (d / "cfg.json").string();
+  o.train_pens = 2;
+  o.clips_per_pen = 1;
+  o.frames_per_clip = 1;
+  o.steps = 4;
+  o.batch = 8;
+  o.warmup = 2;
+  o.eval_pens = 1;
+  o.threads = 1;
+  o.progress = false;
+  const auto r = train_embedder(o);
+  EXPECT_EQ(r.identities, 16);  // 2 pens x 8 pigs (all visible at frame 0 in these seeds)
+  for (auto f : {"config.json", "weights.safetensors", "card.md", "loss.svg", "reid.json"}) EXPECT_TRUE(fs::exists(d / "model" / f)) << f;
+  ASSERT_EQ(r.reid.size(), 4u);
+  for (const auto& m : r.reid) {
+    EXPECT_GT(m.queries, 0);
+    EXPECT_GE(m.rank1_pen, 0.0);
+    EXPECT_LE(m.rank1_pen, 1.0);
+  }
+  EXPECT_EQ(load_embedder(o.out_dir)->dim(), 16);
+  // Held-out seeds are refused for training; an existing model is not overwritten silently.
+  o.first_pen = 9000;
+  EXPECT_THROW(train_embedder(o), eh::Error);
+  o.first_pen = 1;
+  EXPECT_THROW(train_embedder(o), eh::Error);
+}
+
+TEST(AnimalTraining, BehaviourTrainsAndStreamContract) {
+  const auto d = eh::test::temp_dir("beh_train");
+  BehaviourTrainOptions o;
+  o.out_dir = (d / "model").string();
+  o.train_pens = 1;
+  o.val_pens = 1;
+  o.clip.minutes = 0.5;
+  o.epochs = 2;
+  o.batch = 256;
+  o.hidden = {16};
+  o.stay_grid = {0.0, 0.8};
+  o.eval_pens = 0;
+  o.threads = 1;
+  o.progress = false;
+  const auto r = train_behaviour(o);
+  EXPECT_GT(r.train_samples, 500);
+  auto m = load_behaviour_model(o.out_dir);
+  EXPECT_EQ(m->embedding_dim(), 0);
+  auto s = m->new_stream({1280, 720}, 6.0);
+  eh::data::Rle none;
+  std::vector<TrackObservation> obs(2);
+  obs[0].id = 1;
+  obs[0].box = {100, 100, 200, 120};
+  obs[1].id = 2;
+  obs[1].box = {600, 400, 120, 200};
+  for (int f = 0; f < 12; ++f) {
+    obs[0].t = obs[1].t = f / 6.0;
+    obs[0].box.x += 30;  // id 1 walks, id 2 stands still
+    const auto p = s->update(obs);
+    ASSERT_EQ(p.size(), 2u);
+    for (const auto& q : p) {
+      EXPECT_NE(q.label, eh::data::Behaviour::Unknown);
+      double sum = 0;
+      for (float x : q.probs) sum += x;
+      EXPECT_NEAR(sum, 1.0, 1e-4);
+      EXPECT_EQ(q.probs[0], 0.0f);
+      EXPECT_FLOAT_EQ(q.confidence, q.probs[static_cast<int>(q.label)]);
+    }
+  }
+  s->drop(1);
+  EXPECT_EQ(s->update({}).size(), 0u);
+  EXPECT_THROW(m->new_stream({0, 720}, 6.0), eh::Error);
+  // Validation and held-out seeds must not overlap the training seeds.
+  o.overwrite = true;
+  o.first_val_seed = 1;
+  EXPECT_THROW(train_behaviour(o), eh::UsageError);
+  o.first_val_seed = 8001;
+  o.first_seed = 9001;
+  EXPECT_THROW(train_behaviour(o), eh::UsageError);
+}
+
+TEST(AnimalBehaviour, LoadErrorsNameTheField) {
+  EXPECT_THROW(load_behaviour_model("/nonexistent/beh"), eh::Error);
+  BehaviourConfig c;
+  c.pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
+  auto j = c.to_json();
+  EXPECT_NO_THROW(BehaviourConfig::from_json(j, "b.json"));
+  auto bad = j;
+  bad["stay"] = 1.5;
+  EXPECT_THROW(BehaviourConfig::from_json(bad, "b.json"), eh::Error);
+  bad = j;
+  bad["features"] = std::vector<std::string>{"speed"};
+  try {
+    BehaviourConfig::from_json(bad, "b.json");
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("features"), std::string::npos) << e.what();
+  }
+  bad = j;
+  bad.erase("pen");
+  EXPECT_THROW(BehaviourConfig::from_json(bad, "b.json"), eh::Error);
+}
