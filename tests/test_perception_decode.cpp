@@ -74,13 +74,20 @@ TEST(PerceptionDecode, TouchingInstancesAreSeparatedByTheirOffsets) {
   ASSERT_EQ(d.rles.size(), 2u);
   d.validate("decoded");
   // Bilinear upsampling of the hard-edged foreground puts the 0.5 level at the cell edge, so
-  // each instance covers its cells exactly: A = frame x 8..39, y 8..31; B = x 40..71.
+  // each instance covers its cells: A = frame x 8..39, y 8..31; B = x 40..71. The outer corner
+  // pixels fall out: there the foreground is 0.625 * 0.625 = 0.39 < 0.5 (A loses its two left
+  // corners, B its two right ones; the shared edge has foreground on both sides).
   EXPECT_FLOAT_EQ(d.scores[0], 0.95f);
   EXPECT_EQ(d.boxes[0], cv::Rect2f(8, 8, 32, 24));
-  EXPECT_EQ(d.rles[0].area(), 32 * 24);
+  EXPECT_EQ(d.rles[0].area(), 32 * 24 - 2);
   EXPECT_FLOAT_EQ(d.scores[1], 0.75f);
   EXPECT_EQ(d.boxes[1], cv::Rect2f(40, 8, 32, 24));
-  EXPECT_EQ(d.rles[1].area(), 32 * 24);
+  EXPECT_EQ(d.rles[1].area(), 32 * 24 - 2);
+  const cv::Mat a = eh::data::rle_decode(d.rles[0]);
+  EXPECT_EQ(a.at<uint8_t>(8, 8), 0);     // outer corner
+  EXPECT_NE(a.at<uint8_t>(8, 39), 0);    // corner on the shared edge
+  EXPECT_NE(a.at<uint8_t>(20, 39), 0);   // last column of A ...
+  EXPECT_EQ(a.at<uint8_t>(20, 40), 0);   // ... first of B
   // Without offsets both halves would go to whichever peak is nearer the pixel itself: the
   // offsets, not proximity, make the split (a pixel of A next to B's peak still votes for A).
   EXPECT_EQ(eh::data::rle_intersection_area(d.rles[0], d.rles[1]), 0);

@@ -24,13 +24,14 @@ namespace {
 // 64 x 64 input, patch 16 -> 4 x 4 tokens (window 2, one global block); neck 16/8/4; head 16 x 16.
 const char* kTeacher = R"({"arch": "pen_segmenter",
  "backbone": {"trunk": {"img_size": 64, "patch_size": 16, "embed_dim": 16, "depth": 2, "num_heads": 1, "mlp_ratio": 2.0,
-   "window_size": 2, "global_att_blocks": [1], "pretrain_img_size": 32},
+   "window_size": 2, "global_att_blocks": [1], "pretrain_img_size": 32, "retain_cls_token": false, "ln_pre": true,
+   "bias_patch_embed": false, "use_interp_rope": true},
    "position_encoding": {"num_pos_feats": 8}, "d_model": 8, "scale_factors": [4.0, 2.0, 1.0]},
  "head": {"in_channels": 8, "channels": 8, "levels": 3},
  "decode": {"min_area": 1, "centre_threshold": 0.05}})";
 
-const char* kStudent = R"({"trunk": {"img_size": 32, "num_classes": 0, "embed_dims": [8, 16, 16, 16], "depths": [1, 1, 1, 1],
- "num_heads": [1, 1, 1, 1], "window_sizes": [2, 2, 2, 1]}, "fpn_channels": 8, "fuse_channels": 8, "input_size": 32,
+const char* kStudent = R"({"trunk": {"img_size": 64, "num_classes": 0, "embed_dims": [8, 16, 16, 16], "depths": [1, 1, 1, 1],
+ "num_heads": [1, 1, 1, 1], "window_sizes": [2, 2, 2, 2]}, "fpn_channels": 8, "fuse_channels": 8, "input_size": 64,
  "out_channels": 16, "out_grid": 4})";
 
 fs::path write(const fs::path& p, const std::string& text) {

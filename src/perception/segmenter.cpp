@@ -66,7 +66,8 @@ class ModelSegmenter : public eh::video::Segmenter {
       for (const auto& c : student_->teacher->backbone->named_children())
         if (c.key() != "trunk") params_ += count(*c.value());
     }
-    for (const auto& p : (teacher_ ? teacher_->parameters() : student_->parameters())) bytes_ += p.nbytes();
+    // Weights the forward uses (the student's copy of the teacher trunk is never run).
+    bytes_ = static_cast<std::size_t>(params_) * sizeof(float);
     name_ = fmt::format("pen-tiny {} ({})", variant, dir);
   }
 
