@@ -55,7 +55,7 @@ eh::cli::Registrar reg({"train-segmenter",
   app.add_option("--model", o->model, "Model directory (writes MODEL/teacher or MODEL/student)")->required();
   app.add_option("--config", o->config, "Teacher config (configs/pen_tiny_teacher.json) or student config "
                                         "(configs/pen_tiny_student.json)")->required()->check(CLI::ExistingFile);
-  app.add_option("--work", o->work, "Working directory: checkpoints, frames, teacher cache (default MODEL-work/VARIANT)");
+  app.add_option("--work", o->work, "Working directory: checkpoints, frames, teacher cache (default out/NAME-work/VARIANT)");
   app.add_option("--first-seed", o->data.first_seed, "First simulated pen (seeds 9001..9999 are held out)");
   app.add_option("--seeds", o->data.seeds, "Number of simulated pens");
   app.add_option("--frames-per-seed", o->data.frames_per_seed, "Frames taken per pen");
@@ -80,7 +80,9 @@ eh::cli::Registrar reg({"train-segmenter",
       if (ap->get_option("--frames-per-seed")->count() == 0) o->data.frames_per_seed = d.frames_per_seed;
       if (ap->get_option("--stride")->count() == 0) o->data.stride = d.stride;
     }
-    const std::string work = o->work.empty() ? (fs::path(o->model + "-work") / o->variant).string() : o->work;
+    // Default working directory under out/ (ignored by git), never inside the model directory.
+    const std::string work =
+        o->work.empty() ? (fs::path("out") / (fs::path(o->model).filename().string() + "-work") / o->variant).string() : o->work;
     const std::string cmd = command_line(*o);
     if (teacher) {
       eh::perception::SegTrainOptions t;

@@ -149,7 +149,7 @@ SegTrainReport train_segmenter(const SegTrainOptions& o, const Progress& progres
   check_training_seeds(o.data);
   const auto t0 = std::chrono::steady_clock::now();
   auto cfg = PenModelConfig::load(o.config);
-  const fs::path dest(o.out), out(o.work.empty() ? o.out + ".work" : o.work);
+  const fs::path dest(o.out), out(o.work.empty() ? fs::path("out") / "segmenter-work" / "teacher" : fs::path(o.work));
   fs::create_directories(dest);
   fs::create_directories(out);
   torch::manual_seed(o.seed);
@@ -295,7 +295,7 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
   PenModel teacher(cfg);
   load_state_dict(*teacher, (tdir / "weights.safetensors").string());
   const int64_t S = cfg.input_size();
-  const fs::path work = o.work.empty() ? fs::path(o.model_dir + "-work") / "student" : fs::path(o.work);
+  const fs::path work = o.work.empty() ? fs::path("out") / "segmenter-work" / "student" : fs::path(o.work);
   fs::create_directories(work / "frames");
 
   // Training frames as images at the teacher's input size (the distiller reads folders).

@@ -38,7 +38,7 @@ void for_each_sim_frame(const SimFrames& f, const std::function<void(const cv::M
 struct SegTrainOptions {
   std::string config;  // teacher config (configs/pen_tiny_teacher.json)
   std::string out;     // the model's directory: config.json, weights.safetensors, card.md, loss.svg
-  std::string work;    // checkpoint, history.csv (default <out>.work)
+  std::string work;    // checkpoint, history.csv (default out/segmenter-work/teacher)
   SimFrames data;
   int64_t steps = 1200, batch = 8, warmup = 60, checkpoint_every = 100;
   double lr = 2e-3, min_lr_ratio = 0.05, weight_decay = 0.05, clip = 1.0;
@@ -62,7 +62,7 @@ SegTrainReport train_segmenter(const SegTrainOptions& opt, const Progress& progr
 struct StudentTrainOptions {
   std::string model_dir;       // holds teacher/ (trained); student/ is written
   std::string student_config;  // configs/pen_tiny_student.json
-  std::string work;            // frames, teacher cache, distill checkpoints (default <model_dir>/../<name>-work/student)
+  std::string work;            // frames, teacher cache, distill checkpoints (default out/segmenter-work/student)
   SimFrames data{2001, 40, 20, 6, 8};
   int64_t steps = 1500, batch = 8, warmup = 60, checkpoint_every = 100;
   double lr = 2e-3, weight_decay = 0.05;
