@@ -84,8 +84,9 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
   torch::manual_seed(static_cast<uint64_t>(o.seed));
   auto teacher = make_teacher(o.teacher_arch, o.teacher_config, o.teacher_weights);
   Student student(o.student_config, o.student_weights);
-  const int64_t frame_size =
-      std::max<int64_t>(student.net->config().input_size, 2 * student.net->config().out_grid);  // storage size of frames
+  const int64_t frame_size = o.frame_size > 0 ? o.frame_size
+                                             : std::max<int64_t>(student.net->config().input_size,
+                                                                 2 * student.net->config().out_grid);  // storage size of frames
   auto frames = FrameSet::load(o.data, std::max<int64_t>(frame_size, 64), o.max_frames, o.frame_stride);
   {
     torch::NoGradGuard g;

@@ -17,6 +17,7 @@ struct TrainOptions {
   std::string student_config, student_weights;  // weights optional (fresh init from seed)
   std::vector<std::string> data;                // videos and/or image folders
   int64_t max_frames = 400, frame_stride = 1;
+  int64_t frame_size = 0;                       // square storage size of frames; 0: max(student input, 2 x grid)
   int64_t val_every = 10;                       // every k-th frame is held out for validation
   std::string out, cache_dir;                   // cache_dir default: <out>/teacher_cache
   bool rebuild_cache = false, resume = true, augment = true;

@@ -1,0 +1,150 @@
+// The pen segmenters end to end at toy size on simulated pens: teacher training with exact
+// resume, the student distilled from it and substituted in front of its frozen neck and head,
+// both loaded from the model directory as video::Segmenters; bad directories and held-out seeds
+// refused with clear errors.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/tensor_io.h"
+#include "data/simulator.h"
+#include "perception/segmenter.h"
+#include "perception/train.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace eh::perception;
+
+namespace {
+
+// 64 x 64 input, patch 16 -> 4 x 4 tokens (window 2, one global block); neck 16/8/4; head 16 x 16.
+const char* kTeacher = R"({"arch": "pen_segmenter",
+ "backbone": {"trunk": {"img_size": 64, "patch_size": 16, "embed_dim": 16, "depth": 2, "num_heads": 1, "mlp_ratio": 2.0,
+   "window_size": 2, "global_att_blocks": [1], "pretrain_img_size": 32, "retain_cls_token": false, "ln_pre": true,
+   "bias_patch_embed": false, "use_interp_rope": true},
+   "position_encoding": {"num_pos_feats": 8}, "d_model": 8, "scale_factors": [4.0, 2.0, 1.0]},
+ "head": {"in_channels": 8, "channels": 8, "levels": 3},
+ "decode": {"min_area": 1, "centre_threshold": 0.05}})";
+
+const char* kStudent = R"({"trunk": {"img_size": 64, "num_classes": 0, "embed_dims": [8, 16, 16, 16], "depths": [1, 1, 1, 1],
+ "num_heads": [1, 1, 1, 1], "window_sizes": [2, 2, 2, 2]}, "fpn_channels": 8, "fuse_channels": 8, "input_size": 64,
+ "out_channels": 16, "out_grid": 4})";
+
+fs::path write(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+  return p;
+}
+
+SegTrainOptions toy(const fs::path& root, const fs::path& cfg) {
+  SegTrainOptions o;
+  o.config = cfg.string();
+  o.out = (root / "teacher").string();
+  o.work = (root / "work").string();
+  o.data = {1, 2, 2, 3, 4};  // pens 1-2, two frames each, 4 pigs
+  o.steps = 6;
+  o.batch = 2;
+  o.warmup = 2;
+  o.checkpoint_every = 0;
+  o.seed = 3;
+  return o;
+}
+
+std::map<std::string, at::Tensor> tensors(const fs::path& p) {
+  auto f = eh::st::File::open(p.string());
+  std::map<std::string, at::Tensor> m;
+  for (const auto& t : f.tensors()) m[t.name] = eh::read_tensor(f, t).clone();
+  return m;
+}
+
+}  // namespace
+
+TEST(PerceptionTrain, TeacherResumesExactlyAndLoadsAsSegmenter) {
+  torch::set_num_threads(1);
+  auto dir = eh::test::temp_dir("perception_teacher");
+  auto cfg = write(dir / "teacher.json", kTeacher);
+  auto a = toy(dir / "a", cfg);
+  auto ra = train_segmenter(a);
+  EXPECT_EQ(ra.steps_done, 6);
+  EXPECT_EQ(ra.frames, 4);
+  EXPECT_FALSE(ra.interrupted);
+  for (const char* f : {"config.json", "weights.safetensors", "card.md", "loss.svg"}) EXPECT_TRUE(fs::exists(dir / "a" / "teacher" / f)) << f;
+
+  auto b = toy(dir / "b", cfg);
+  b.stop_after = 3;
+  auto rb = train_segmenter(b);
+  EXPECT_TRUE(rb.interrupted);
+  EXPECT_EQ(rb.steps_done, 3);
+  EXPECT_FALSE(fs::exists(dir / "b" / "teacher" / "weights.safetensors"));
+  b.stop_after = -1;
+  rb = train_segmenter(b);
+  EXPECT_EQ(rb.steps_done, 6);
+  auto wa = tensors(dir / "a" / "teacher" / "weights.safetensors"), wb = tensors(dir / "b" / "teacher" / "weights.safetensors");
+  ASSERT_EQ(wa.size(), wb.size());
+  for (const auto& [k, v] : wa) EXPECT_TRUE(torch::equal(v, wb.at(k))) << k;
+
+  auto seg = load_segmenter((dir / "a").string(), "teacher");
+  eh::data::SimConfig sc;
+  sc.seed = 9001;
+  sc.num_pigs = 4;
+  eh::data::PenSimulator sim(sc);
+  sim.step();
+  auto d = seg->segment(sim.frame());
+  d.validate("teacher output");
+  EXPECT_EQ(d.rles.size(), d.size());
+  for (const auto& r : d.rles) EXPECT_EQ(cv::Size(r.width, r.height), sim.frame().size());
+  EXPECT_GT(seg->bytes(), 0u);
+  EXPECT_GT(segmenter_parameters(*seg), 0);
+
+  // The student, distilled from that teacher, runs in front of the teacher's neck and head.
+  StudentTrainOptions s;
+  s.model_dir = (dir / "a").string();
+  s.student_config = write(dir / "student.json", kStudent).string();
+  s.work = (dir / "swork").string();
+  s.data = {101, 2, 5, 1, 4};
+  s.steps = 4;
+  s.batch = 2;
+  s.warmup = 1;
+  s.checkpoint_every = 0;
+  s.heldout_frames = 2;
+  auto rs = distill_student(s);
+  EXPECT_EQ(rs.steps_done, 4);
+  EXPECT_TRUE(std::isfinite(rs.val_cosine));
+  for (const char* f : {"config.json", "weights.safetensors", "card.md"}) EXPECT_TRUE(fs::exists(dir / "a" / "student" / f)) << f;
+  auto st = load_segmenter((dir / "a").string(), "student");
+  auto ds = st->segment(sim.frame());
+  ds.validate("student output");
+  // Encoder + neck + head, without the teacher trunk.
+  EXPECT_GT(segmenter_parameters(*st), 0);
+  EXPECT_NE(segmenter_parameters(*st), segmenter_parameters(*seg));
+}
+
+TEST(PerceptionTrain, RefusesHeldOutSeedsAndBadDirectories) {
+  SimFrames f;
+  f.first_seed = 8990;
+  f.seeds = 20;
+  EXPECT_THROW(check_training_seeds(f), eh::UsageError);
+  f.first_seed = 1;
+  EXPECT_NO_THROW(check_training_seeds(f));
+
+  auto dir = eh::test::temp_dir("perception_bad");
+  auto msg = [](const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const eh::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(msg([&] { load_segmenter((dir / "nope").string(), "teacher"); }).find("nope"), std::string::npos);
+  fs::create_directories(dir / "m" / "teacher");
+  write(dir / "m" / "teacher" / "config.json", kTeacher);
+  EXPECT_NE(msg([&] { load_segmenter((dir / "m").string(), "teacher"); }).find("weights.safetensors"), std::string::npos);
+  EXPECT_THROW(load_segmenter((dir / "m").string(), "teacher2"), eh::UsageError);
+  write(dir / "m" / "teacher" / "weights.safetensors", "not a safetensors file");
+  EXPECT_NE(msg([&] { load_segmenter((dir / "m").string(), "teacher"); }).find("weights.safetensors"), std::string::npos);
+  EXPECT_NE(msg([&] { load_segmenter((dir / "m").string(), "student"); }).find("student"), std::string::npos);
+}
