@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "animal/embedder.h"
+#include "perception/segmenter.h"
 #include "video/appearance.h"
 
 namespace eh::pipeline {
@@ -119,19 +121,36 @@ ModelDirInfo check_model_dir(const std::string& dir, const std::string& variant)
 ModelSet load_model_set(const std::string& dir, const std::string& variant) {
   if (dir == "sim-gt") return sim_gt_model_set();
   const ModelDirInfo info = check_model_dir(dir, variant);
-  // The perception, embedder and behaviour loaders are wired in here when those modules are
-  // part of the build (this branch has only their interfaces):
-  //   ModelSet m;
-  //   m.name = info.name;  m.variant = variant;  m.prompt = info.prompt;
-  //   m.pixels_per_metre = info.pixels_per_metre;
-  //   m.segmenter = eh::perception::load_segmenter(dir, variant);
-  //   m.embedder = eh::animal::load_embedder((fs::path(dir) / "embedder").string());
-  //   m.behaviour = eh::animal::load_behaviour_model((fs::path(dir) / "behaviour").string());
-  //   m.validate();
-  //   return m;
-  throw eh::Error(fmt::format("{}: model '{}' ({}) found, but this build has no loader for model directories yet "
-                              "(only the built-in --model sim-gt)",
-                              dir, info.name, variant));
+  ModelSet m;
+  m.name = info.name;
+  m.variant = variant;
+  m.prompt = info.prompt;
+  m.pixels_per_metre = info.pixels_per_metre;
+  m.segmenter = eh::perception::load_segmenter(dir, variant);
+  m.behaviour = eh::animal::load_behaviour_model((fs::path(dir) / "behaviour").string());
+  // model.json "appearance": "embedder" (default) gives the tracker and the store the embedder's
+  // vectors; "colour-histogram" gives the tracker colour histograms from the masks instead, for a
+  // model set whose embedder does not (yet) re-identify better than them (its card says).
+  std::string appearance = "embedder";
+  {
+    std::ifstream in(fs::path(dir) / "model.json");
+    const auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object() && j.contains("appearance")) {
+      if (!j["appearance"].is_string())
+        throw eh::Error(fmt::format("{}/model.json: \"appearance\" must be a string, found {}", dir, j["appearance"].dump()));
+      appearance = j["appearance"].get<std::string>();
+    }
+  }
+  if (appearance == "embedder") {
+    m.embedder = eh::animal::load_embedder((fs::path(dir) / "embedder").string());
+  } else if (appearance == "colour-histogram") {
+    m.segmenter = std::make_shared<eh::video::ColourHistogramEmbedder>(m.segmenter);
+  } else {
+    throw eh::Error(fmt::format("{}/model.json: \"appearance\" must be \"embedder\" or \"colour-histogram\", found \"{}\"", dir,
+                                appearance));
+  }
+  m.validate();
+  return m;
 }
 
 }  // namespace eh::pipeline

@@ -1,0 +1,145 @@
+// edgeherd train-demo: reproduces the embedded default model set (models/pen-tiny/) from
+// scratch on simulated pens, in order: teacher segmenter -> student distilled from it ->
+// per-animal embedder -> behaviour classifier (which reads the embedder's embeddings). Each
+// stage calls the same library function as its own command (train-segmenter, train-embedder,
+// train-behaviour) with that function's defaults, which are the settings the committed models
+// were made with (their cards say so). A stage whose model is already complete is skipped
+// unless --force; an interrupted stage resumes from its checkpoint. Wall time per stage goes to
+// OUT/train_demo.json.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "animal/behaviour_train.h"
+#include "animal/embedder_train.h"
+#include "cli/command.h"
+#include "cli/progress.h"
+#include "core/error.h"
+#include <ATen/Parallel.h>
+#include "distill/trainer.h"
+#include "perception/train.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Opts {
+  std::string out = "models/pen-tiny";
+  std::string configs = "configs";
+  std::string work;  // default OUT-work
+  bool force = false;
+  uint64_t seed = 0;
+};
+
+bool complete(const fs::path& dir) {
+  return fs::exists(dir / "config.json") && fs::exists(dir / "weights.safetensors") && fs::exists(dir / "card.md");
+}
+
+eh::perception::Progress bar_progress() {
+  auto bars = std::make_shared<std::map<std::string, eh::cli::ProgressBar>>();
+  return [bars](const std::string& phase, int64_t d, int64_t t, const std::string& detail) {
+    bars->try_emplace(phase, phase).first->second.update(d, t, detail);
+  };
+}
+
+int run(const Opts& o) {
+  std::signal(SIGINT, [](int) { eh::distill::stop_requested = true; });
+  const fs::path out(o.out), work(o.work.empty() ? o.out + "-work" : o.work), cfg(o.configs);
+  for (const char* f : {"pen_tiny_teacher.json", "pen_tiny_student.json", "pen_tiny_embedder.json"})
+    if (!fs::exists(cfg / f)) throw eh::Error(fmt::format("train-demo: config {} not found (--configs {})", (cfg / f).string(), o.configs));
+  fs::create_directories(out);
+  fs::create_directories(work);
+  nlohmann::json rep = {{"out", out.string()}, {"threads", at::get_num_threads()}, {"stages", nlohmann::json::array()}};
+  const auto t_all = std::chrono::steady_clock::now();
+  auto stage = [&](const std::string& name, const fs::path& dir, const std::function<nlohmann::json()>& fn) {
+    if (!o.force && complete(dir)) {
+      spdlog::info("train-demo: {} is complete in {} (skipped; --force retrains)", name, dir.string());
+      rep["stages"].push_back({{"stage", name}, {"skipped", true}});
+      return;
+    }
+    if (o.force && fs::exists(dir)) fs::remove_all(dir);
+    spdlog::info("train-demo: {} -> {}", name, dir.string());
+    const auto t0 = std::chrono::steady_clock::now();
+    nlohmann::json r = fn();
+    if (eh::distill::stop_requested) throw eh::Error("train-demo: interrupted during " + name + " (run again to resume)");
+    r["stage"] = name;
+    r["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("train-demo: {} done in {:.1f} min", name, r["wall_s"].get<double>() / 60);
+    rep["stages"].push_back(r);
+  };
+
+  stage("teacher", out / "teacher", [&] {
+    eh::perception::SegTrainOptions t;
+    t.config = (cfg / "pen_tiny_teacher.json").string();
+    t.out = (out / "teacher").string();
+    t.work = (work / "teacher").string();
+    t.seed = o.seed;
+    t.command = "edgeherd train-demo (stage teacher)";
+    const auto r = eh::perception::train_segmenter(t, bar_progress());
+    return nlohmann::json{{"steps", r.steps_done}, {"frames", r.frames}, {"final_loss", r.final_loss}, {"params", r.params}};
+  });
+  stage("student", out / "student", [&] {
+    eh::perception::StudentTrainOptions s;
+    s.model_dir = out.string();
+    s.student_config = (cfg / "pen_tiny_student.json").string();
+    s.work = (work / "student").string();
+    s.seed = o.seed;
+    s.command = "edgeherd train-demo (stage student)";
+    const auto r = eh::perception::distill_student(s, bar_progress());
+    return nlohmann::json{{"steps", r.steps_done}, {"heldout_cosine", r.val_cosine}, {"params", r.params}};
+  });
+  stage("embedder", out / "embedder", [&] {
+    eh::animal::EmbedderTrainOptions e;
+    e.out_dir = (out / "embedder").string();
+    e.config_path = (cfg / "pen_tiny_embedder.json").string();
+    e.overwrite = true;
+    e.threads = at::get_num_threads();
+    e.command = "edgeherd train-demo (stage embedder)";
+    const auto r = eh::animal::train_embedder(e);
+    nlohmann::json j{{"identities", r.identities}, {"crops", r.crops}, {"params", r.params}};
+    for (const auto& m : r.reid) j["reid"][m.method] = {{"rank1_pen", m.rank1_pen}, {"auc", m.auc}};
+    return j;
+  });
+  stage("behaviour", out / "behaviour", [&] {
+    eh::animal::BehaviourTrainOptions b;
+    b.out_dir = (out / "behaviour").string();
+    b.embedder_dir = (out / "embedder").string();
+    b.overwrite = true;
+    b.threads = at::get_num_threads();
+    b.command = "edgeherd train-demo (stage behaviour)";
+    const auto r = eh::animal::train_behaviour(b);
+    return nlohmann::json{{"val_accuracy", r.val_accuracy}, {"val_macro_f1", r.val_macro_f1},
+                          {"heldout_top1", r.test.result.accuracy}, {"heldout_macro_f1", r.test.result.macro_f1}};
+  });
+  if (!fs::exists(out / "model.json"))
+    std::ofstream(out / "model.json") << nlohmann::json{{"name", out.filename().string()},
+                                                        {"prompt", "pig"},
+                                                        {"appearance", "colour-histogram"}}.dump(2)
+                                      << "\n";
+  rep["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+  std::ofstream(out / "train_demo.json") << rep.dump(2) << "\n";
+  fmt::print("train-demo: {} complete in {:.1f} min (per stage: {}/train_demo.json)\n", out.string(),
+             rep["wall_s"].get<double>() / 60, out.string());
+  return 0;
+}
+
+eh::cli::Registrar reg({"train-demo",
+                        "Train the pen-tiny default models from scratch on simulated pens (teacher, student, embedder, behaviour)",
+                        [](CLI::App& app) {
+  auto o = std::make_shared<Opts>();
+  app.add_option("--out", o->out, "Model directory to write")->capture_default_str();
+  app.add_option("--configs", o->configs, "Directory with pen_tiny_{teacher,student,embedder}.json")->capture_default_str();
+  app.add_option("--work", o->work, "Working directory: checkpoints, caches (default OUT-work)");
+  app.add_flag("--force", o->force, "Retrain stages whose model is already complete");
+  app.add_option("--seed", o->seed, "Seed of the segmenter stages")->capture_default_str();
+  return [o]() { return run(*o); };
+}});
+
+}  // namespace
