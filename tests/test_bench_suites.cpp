@@ -65,7 +65,9 @@ TEST(BenchMemory, PrunedStaysFlatUnprunedGrows) {
 
 TEST(BenchSuites, MemorySuiteRows) {
   Context ctx;
-  memory_suite(ctx, {"sim:seed=4,pigs=2,width=320,height=240", {20, 60}, {20, 60}});
+  // frames=30: shorter than the checkpoints; the bench must lengthen the stream to reach them
+  memory_suite(ctx, {"sim:seed=4,pigs=2,width=320,height=240,frames=30", {20, 60}, {20, 60}});
+  ASSERT_NE(find_row(ctx, "memory", "pruned after 60 frames"), nullptr);
   const Row* g = find_row(ctx, "memory", "pruned: 20 -> 60");
   ASSERT_NE(g, nullptr);
   EXPECT_TRUE(g->values.contains("within_5pct"));
@@ -84,6 +86,9 @@ TEST(BenchSuites, MetricsSuiteMeasuresEveryMetric) {
     ASSERT_NE(r, nullptr) << name;
     EXPECT_GT(num(*r, "frames_per_s"), 0);
   }
+  // the note carries the scores of the evaluated (perturbed) copy: high, not the default zeros
+  const Row* all = find_row(ctx, "metrics", "all (evaluate_mot)");
+  EXPECT_EQ(all->note.find("MOTA 0.000"), std::string::npos) << all->note;
 }
 
 TEST(BenchSuites, StoreSuiteFootprintInsertsQueries) {

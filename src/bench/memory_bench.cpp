@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "video/memory.h"
+#include "video/source.h"
 
 namespace eh::bench {
 
@@ -46,6 +47,9 @@ MemoryBenchResult run_memory_bench(const MemoryBenchOptions& opt) {
     if (cps.empty()) return;
     const std::string mode = prune ? "pruned" : "no-prune";
     eh::video::GtRunOptions o = opt.base;
+    // The simulator ends after its `frames` (3600 by default): make it long enough for the last checkpoint.
+    if (eh::video::parse_sim_spec(o.source).frames < cps.back())
+      o.source += fmt::format("{}frames={}", o.source.find(':') == std::string::npos ? ":" : ",", cps.back());
     o.session.prune = prune;
     o.session.validate();
     o.max_frames = cps.back();

@@ -211,10 +211,12 @@ void efficiency_rows(Context& ctx, const std::string& suite, const std::string& 
     if (r.values.contains(kind + "_vs_roofline")) e.values["vs_roofline"] = r.values[kind + "_vs_roofline"];
     e.values["meets_50pct"] = ratio >= 0.5 ? "yes" : "no";
     if (ratio < 0.5) {
+      const double roof = r.values.value(kind + "_vs_roofline", 0.0);
       if (balance > 0 && fpb < balance)
-        e.note += fmt::format("; memory-bound: {:.2f} FLOP/byte < machine balance {:.1f}, so at most {:.0f}% of gemm even at "
-                              "full bandwidth",
-                              fpb, balance, 100 * std::min(1.0, fpb / balance));
+        e.note += fmt::format("; memory-bound by intensity: {:.2f} FLOP/byte < machine balance {:.1f}, so at most {:.0f}% of gemm "
+                              "at full bandwidth; it reaches {:.0f}% of that roofline{}",
+                              fpb, balance, 100 * std::min(1.0, fpb / balance), 100 * roof,
+                              roof < 0.5 ? ": the kernel itself is slow here, not only the memory" : "");
       else
         e.note += "; compute-bound by intensity, below gemm: small/odd GEMM shapes per call (see *_gflop_per_frame and calls)";
     }
