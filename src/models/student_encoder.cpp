@@ -68,7 +68,10 @@ at::Tensor StudentEncoderImpl::forward(const at::Tensor& frame, TensorMap* trace
   }
   auto h = fuse_(torch::cat(at_grid, 1));
   if (trace) (*trace)["intermediate.fused"] = h;
-  h = h + dw_(torch::gelu(h).contiguous(torch::MemoryFormat::ChannelsLast)).contiguous();  // depthwise conv: channels-last is ~10x faster on CPU
+  // Depthwise conv: channels-last is ~10x faster on CPU; training keeps NCHW (bit-reproducible
+  // gradients, see tinyvit.cpp).
+  const auto layout = torch::GradMode::is_enabled() ? torch::MemoryFormat::Contiguous : torch::MemoryFormat::ChannelsLast;
+  h = h + dw_(torch::gelu(h).contiguous(layout)).contiguous();
   return proj_(norm_(h));
 }
 

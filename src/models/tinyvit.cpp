@@ -34,6 +34,10 @@ TinyViTConfig TinyViTConfig::from(Config& c) {
 
 namespace {
 
+// Inference (eval mode, no autograd) runs the convolutions channels-last; training keeps NCHW so
+// that gradients, and therefore resumed training runs, are bit-reproducible.
+bool inference_layout() { return !torch::GradMode::is_enabled(); }
+
 // Conv2d (no bias) + BatchNorm2d, keys "<name>.c.*" and "<name>.bn.*". At inference (eval mode,
 // no autograd) the BatchNorm is folded into the convolution: one conv with a scaled weight and a
 // bias, instead of a conv plus a memory-bound normalisation pass. The fused weight is cached and
@@ -197,7 +201,11 @@ struct TinyViTBlockImpl : torch::nn::Module {
       (*trace)[tag + ".attn.attention_bias_idxs"] = attn->idxs;
     }
     // Tokens viewed as a channels-last NCHW map (no copy) for the depthwise conv, and back.
-    auto lc = local_conv(y.view({B, H, W, C}).permute({0, 3, 1, 2})).permute({0, 2, 3, 1}).reshape({B, H * W, C});
+    // (Training keeps plain NCHW: oneDNN's channels-last conv backward sums in a thread-dependent
+    // order, which would break bit-exact resume.)
+    auto map = y.view({B, H, W, C}).permute({0, 3, 1, 2});
+    if (!inference_layout()) map = map.contiguous();
+    auto lc = local_conv(map).permute({0, 2, 3, 1}).reshape({B, H * W, C});
     if (trace) (*trace)[tag + ".local_conv"] = lc;
     auto out = lc + mlp(lc);
     if (trace) (*trace)[tag] = out;
@@ -242,7 +250,8 @@ std::vector<at::Tensor> TinyViTImpl::forward_stages(const at::Tensor& x, TensorM
   const auto B = x.size(0);
   // Convolutions run channels-last (NHWC): the layout oneDNN's kernels use natively, and the
   // layout of the token tensors, so the token <-> map conversions are views, not copies.
-  auto h = patch_embed_[0]->as<Conv2dBNImpl>()->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
+  const bool fast = inference_layout();
+  auto h = patch_embed_[0]->as<Conv2dBNImpl>()->forward(fast ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x.contiguous());
   h = torch::gelu(h);
   if (trace) (*trace)["intermediate.patch_embed.gelu"] = h;
   h = patch_embed_[2]->as<Conv2dBNImpl>()->forward(h);
@@ -265,6 +274,7 @@ std::vector<at::Tensor> TinyViTImpl::forward_stages(const at::Tensor& x, TensorM
         tokens = (*blocks)[j]->as<TinyViTBlockImpl>()->forward(tokens, H, W, j == 0 ? trace : nullptr, tag);
       }
       nchw = tokens.view({B, H, W, C}).permute({0, 3, 1, 2});  // channels-last view, no copy
+      if (!fast) nchw = nchw.contiguous();
     }
     stages.push_back(nchw.contiguous());  // callers get plain NCHW maps
     if (i < 3) {
