@@ -1,6 +1,8 @@
 // Tracker behaviour on small hand-made instance sequences, and the mask helpers.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -80,6 +82,31 @@ TEST(Tracker, BirthNeedsConsecutiveHitsAndRowsArriveLate) {
   u.update(boxes({{100, 100, 20, 10}}), 3, 0.2);
   u.update(boxes({}), 4, 0.3);
   EXPECT_EQ(u.stats().births, 0);
+}
+
+// Closed pen of one animal: while its track A still reports, a second instance appears far away
+// (tentative track B). A is then lost and B is confirmed onto the animal's identity. B's late
+// rows must not give the identity a second box in frames where A reported it.
+TEST(Tracker, TakeoverNeverGivesAnIdentityTwoRowsInOneFrame) {
+  TrackerConfig cfg;
+  cfg.min_hits = 3;
+  cfg.max_animals = 1;
+  Tracker t(cfg);
+  std::map<int64_t, std::map<int, int>> rows_per_frame_id;
+  auto record = [&](const eh::track::TrackerOutput& o) {
+    for (const auto& r : o.rows) ++rows_per_frame_id[r.frame][r.id];
+    for (const auto& r : o.late) ++rows_per_frame_id[r.frame][r.id];
+  };
+  int64_t f = 0;
+  for (; f < 5; ++f) record(t.update(boxes({{10.f + f, 10, 20, 10}}), f, 0.1 * f));  // A: id 1
+  // Frames 5, 6: A and the newcomer B (tentative) both seen.
+  for (; f < 7; ++f) record(t.update(boxes({{10.f + f, 10, 20, 10}, {400, 300, 20, 10}}), f, 0.1 * f));
+  // Frame 7 on: only B; A is lost and B (3 hits) is confirmed onto identity 1.
+  for (; f < 12; ++f) record(t.update(boxes({{400, 300, 20, 10}}), f, 0.1 * f));
+  EXPECT_EQ(t.stats().births, 1);
+  for (const auto& [frame, ids] : rows_per_frame_id)
+    for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << "frame " << frame << ": identity " << id << " has " << n << " rows";
+  EXPECT_EQ(rows_per_frame_id[8][1], 1);  // B reports identity 1 after the takeover
 }
 
 TEST(Tracker, RetiresAfterTSecondsUnseen) {

@@ -275,9 +275,14 @@ void Tracker::Impl::confirm(std::vector<std::size_t>& conf, const Detections& d,
     TrackEvent ev;
     ev.frame = frame;
     ev.t = t;
+    // Rows of the track's tentative frames are emitted late, but only for frames after the
+    // identity was last seen: a track confirmed onto an identity whose previous track was still
+    // reporting rows in those frames must not give the identity two boxes in one frame.
+    int64_t rows_after = -1;
     if (k < cand.size()) {
       const int id = cand[k];
       Identity& I = ids.at(id);
+      rows_after = I.last_frame;
       auto it = lost_track_of.find(id);
       if (it != lost_track_of.end()) tracks[it->second].dead = true;  // the new track takes over
       tr.id = id;
@@ -295,7 +300,7 @@ void Tracker::Impl::confirm(std::vector<std::size_t>& conf, const Detections& d,
     tr.state = TrackState::Tracked;
     ids.at(tr.id).live = true;
     for (auto& p : tr.pending)
-      if (p.frame != frame) {
+      if (p.frame != frame && p.frame > rows_after) {
         p.id = tr.id;
         out.late.push_back(p);
       }
