@@ -1,9 +1,9 @@
 // edgeherd train-demo: reproduces the embedded default model set (models/pen-tiny/) from
 // scratch on simulated pens, in order: teacher segmenter -> student distilled from it ->
-// per-animal embedder -> behaviour classifier (which reads the embedder's embeddings). Each
+// per-animal embedder -> behaviour classifier (motion and shape features). Each
 // stage calls the same library function as its own command (train-segmenter, train-embedder,
-// train-behaviour) with that function's defaults, which are the settings the committed models
-// were made with (their cards say so). A stage whose model is already complete is skipped
+// train-behaviour) with the settings the committed models were made with (their cards give the
+// same as stand-alone commands). A stage whose model is already complete is skipped
 // unless --force; an interrupted stage resumes from its checkpoint. Wall time per stage goes to
 // OUT/train_demo.json.
 #include <fmt/format.h>
@@ -29,6 +29,8 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr int64_t kStudentSteps = 1200;
 
 struct Opts {
   std::string out = "models/pen-tiny";
@@ -80,6 +82,11 @@ int run(const Opts& o) {
     t.config = (cfg / "pen_tiny_teacher.json").string();
     t.out = (out / "teacher").string();
     t.work = (work / "teacher").string();
+    t.data = {1, 60, 16, 6, 8};  // pens 1..60, 16 frames each, every 6th, 8 pigs
+    t.steps = 3000;
+    t.batch = 8;
+    t.lr = 0.002;
+    t.warmup = 100;
     t.seed = o.seed;
     t.command = "edgeherd train-demo (stage teacher)";
     const auto r = eh::perception::train_segmenter(t, bar_progress());
@@ -90,6 +97,11 @@ int run(const Opts& o) {
     s.model_dir = out.string();
     s.student_config = (cfg / "pen_tiny_student.json").string();
     s.work = (work / "student").string();
+    s.data = {2001, 24, 16, 6, 8};  // pens 2001..2024
+    s.steps = kStudentSteps;
+    s.batch = 8;
+    s.lr = 0.002;
+    s.warmup = 60;
     s.seed = o.seed;
     s.command = "edgeherd train-demo (stage student)";
     const auto r = eh::perception::distill_student(s, bar_progress());
@@ -100,6 +112,16 @@ int run(const Opts& o) {
     e.out_dir = (out / "embedder").string();
     e.config_path = (cfg / "pen_tiny_embedder.json").string();
     e.overwrite = true;
+    e.first_pen = 1;
+    e.train_pens = 48;
+    e.clips_per_pen = 3;
+    e.frames_per_clip = 2;
+    e.frame_stride = 18;
+    e.steps = 500;
+    e.batch = 48;
+    e.lr = 0.001;
+    e.warmup = 40;
+    e.eval_pens = 8;
     e.threads = at::get_num_threads();
     e.command = "edgeherd train-demo (stage embedder)";
     const auto r = eh::animal::train_embedder(e);
@@ -110,8 +132,13 @@ int run(const Opts& o) {
   stage("behaviour", out / "behaviour", [&] {
     eh::animal::BehaviourTrainOptions b;
     b.out_dir = (out / "behaviour").string();
-    b.embedder_dir = (out / "embedder").string();
+    // Motion/shape features only, as the committed model: the embedder does not re-identify
+    // or separate postures yet (embedder/card.md), so its vectors are not an input.
     b.overwrite = true;
+    b.first_seed = 1;
+    b.train_pens = 16;
+    b.val_pens = 3;
+    b.epochs = 10;
     b.threads = at::get_num_threads();
     b.command = "edgeherd train-demo (stage behaviour)";
     const auto r = eh::animal::train_behaviour(b);
