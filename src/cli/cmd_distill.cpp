@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "cli/progress.h"
+#include "cli/phase_progress.h"
 #include "core/error.h"
 #include "distill/trainer.h"
 
@@ -57,14 +57,6 @@ void split_pair(const std::string& s, std::string* a, std::string* b, bool need_
     if (!f.empty() && !fs::exists(f)) throw eh::UsageError(std::string(what) + ": no such file " + f);
 }
 
-eh::distill::Progress bar_progress() {
-  auto bars = std::make_shared<std::map<std::string, eh::cli::ProgressBar>>();
-  return [bars](const std::string& phase, int64_t d, int64_t t, const std::string& detail) {
-    auto it = bars->try_emplace(phase, phase).first;
-    it->second.update(d, t, detail);
-  };
-}
-
 void print_report(const eh::distill::TrainReport& r) {
   std::cout << fmt::format("held-out frames: {}  mean cosine {:.4f}  scale {:.4f}  structure {:.5f}  downstream {:.4f}\n",
                            r.val_frames, r.val_cosine, r.val_scale, r.val_structure, r.val_downstream);
@@ -79,7 +71,7 @@ eh::cli::Registrar reg({"distill", "Distil the student encoder from the teacher 
     split_pair(*teacher, &o->teacher_config, &o->teacher_weights, true, "--teacher");
     split_pair(*student, &o->student_config, &o->student_weights, false, "--student");
     std::signal(SIGINT, [](int) { eh::distill::stop_requested = true; });
-    auto r = eh::distill::train(*o, bar_progress());
+    auto r = eh::distill::train(*o, eh::cli::phase_progress());
     if (r.interrupted) {
       std::cout << "stopped at step " << r.steps_done << "; rerun the same command to resume\n";
       return 0;
@@ -119,7 +111,7 @@ eh::cli::Registrar reg_ablation({"distill-ablation", "Distil once per loss varia
       v.cache_dir = cache;
       v.resume = false;
       std::cerr << "variant: " << variants[i].name << "\n";
-      auto r = eh::distill::train(v, bar_progress());
+      auto r = eh::distill::train(v, eh::cli::phase_progress());
       if (i == 0) base = r.val_cosine;
       table += fmt::format("| {} | {:.4f} ({:+.4f}) | {:.4f} | {:.5f} | {:.4f} |\n", variants[i].name, r.val_cosine,
                            r.val_cosine - base, r.val_scale, r.val_structure, r.val_downstream);

@@ -20,7 +20,7 @@
 #include "animal/behaviour_train.h"
 #include "animal/embedder_train.h"
 #include "cli/command.h"
-#include "cli/progress.h"
+#include "cli/phase_progress.h"
 #include "core/error.h"
 #include <ATen/Parallel.h>
 #include "distill/trainer.h"
@@ -42,13 +42,6 @@ struct Opts {
 
 bool complete(const fs::path& dir) {
   return fs::exists(dir / "config.json") && fs::exists(dir / "weights.safetensors") && fs::exists(dir / "card.md");
-}
-
-eh::perception::Progress bar_progress() {
-  auto bars = std::make_shared<std::map<std::string, eh::cli::ProgressBar>>();
-  return [bars](const std::string& phase, int64_t d, int64_t t, const std::string& detail) {
-    bars->try_emplace(phase, phase).first->second.update(d, t, detail);
-  };
 }
 
 int run(const Opts& o) {
@@ -89,7 +82,7 @@ int run(const Opts& o) {
     t.warmup = 100;
     t.seed = o.seed;
     t.command = "edgeherd train-demo (stage teacher)";
-    const auto r = eh::perception::train_segmenter(t, bar_progress());
+    const auto r = eh::perception::train_segmenter(t, eh::cli::phase_progress());
     return nlohmann::json{{"steps", r.steps_done}, {"frames", r.frames}, {"final_loss", r.final_loss}, {"params", r.params}};
   });
   stage("student", out / "student", [&] {
@@ -104,7 +97,7 @@ int run(const Opts& o) {
     s.warmup = 60;
     s.seed = o.seed;
     s.command = "edgeherd train-demo (stage student)";
-    const auto r = eh::perception::distill_student(s, bar_progress());
+    const auto r = eh::perception::distill_student(s, eh::cli::phase_progress());
     return nlohmann::json{{"steps", r.steps_done}, {"heldout_cosine", r.val_cosine}, {"params", r.params}};
   });
   stage("embedder", out / "embedder", [&] {

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "cli/progress.h"
+#include "cli/phase_progress.h"
 #include "core/error.h"
 #include "distill/trainer.h"
 #include "perception/train.h"
@@ -27,13 +27,6 @@ struct Opts {
   uint64_t seed = 0;
   bool resume = true;
 };
-
-eh::perception::Progress bar_progress() {
-  auto bars = std::make_shared<std::map<std::string, eh::cli::ProgressBar>>();
-  return [bars](const std::string& phase, int64_t d, int64_t t, const std::string& detail) {
-    bars->try_emplace(phase, phase).first->second.update(d, t, detail);
-  };
-}
 
 std::string command_line(const Opts& o) {
   std::string s = fmt::format("edgeherd train-segmenter --variant {} --model {} --config {}", o.variant, o.model, o.config);
@@ -99,7 +92,7 @@ eh::cli::Registrar reg({"train-segmenter",
       t.resume = o->resume;
       t.stop_after = o->stop_after;
       t.command = cmd;
-      auto r = eh::perception::train_segmenter(t, bar_progress());
+      auto r = eh::perception::train_segmenter(t, eh::cli::phase_progress());
       if (r.interrupted) {
         std::cout << "stopped at step " << r.steps_done << "; rerun the same command to resume\n";
         return 0;
@@ -121,7 +114,7 @@ eh::cli::Registrar reg({"train-segmenter",
     s.checkpoint_every = o->checkpoint_every;
     s.resume = o->resume;
     s.command = cmd;
-    auto r = eh::perception::distill_student(s, bar_progress());
+    auto r = eh::perception::distill_student(s, eh::cli::phase_progress());
     if (r.interrupted) {
       std::cout << "stopped at step " << r.steps_done << "; rerun the same command to resume\n";
       return 0;
