@@ -7,6 +7,7 @@
 
 #include "animal/embed_net.h"
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/state_dict.h"
 
 namespace eh::animal {
@@ -131,15 +132,6 @@ class DinoEmbedder : public Embedder {
   std::size_t bytes_ = 0;
 };
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
-}
 
 }  // namespace
 

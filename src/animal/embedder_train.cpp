@@ -14,6 +14,7 @@
 #include "animal/embed_net.h"
 #include "cli/progress.h"
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/state_dict.h"
 #include "data/rng.h"
 #include "data/simulator.h"
@@ -304,14 +305,7 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
   if (fs::exists(fs::path(o.out_dir) / "weights.safetensors") && !o.overwrite)
     throw Error("train-embedder: " + (fs::path(o.out_dir) / "weights.safetensors").string() +
                 " exists (pass --overwrite to replace it)");
-  std::ifstream cin(o.config_path);
-  if (!cin) throw Error("train-embedder: cannot open config '" + o.config_path + "'");
-  nlohmann::json cj;
-  try {
-    cj = nlohmann::json::parse(cin);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(o.config_path + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json cj = read_json_file(o.config_path);
   EmbedderConfig cfg = EmbedderConfig::from_json(cj, o.config_path);
   torch::set_num_threads(std::max(1, o.threads));
   torch::manual_seed(o.seed);

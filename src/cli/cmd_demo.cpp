@@ -20,6 +20,7 @@
 
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "core/json_file.h"
 #include "core/runtime.h"
 #include "core/state_dict.h"
 #include "data/dataset_writer.h"
@@ -60,8 +61,7 @@ nlohmann::json run_variant(const Opts& o, const std::string& variant, int64_t fr
     spdlog::error("demo: the {} run failed (exit {}): {}", variant, rc, cmd);
     return nullptr;
   }
-  std::ifstream in(dir / "report.json");
-  return nlohmann::json::parse(in);
+  return eh::read_json_file((dir / "report.json").string());
 }
 
 int run_demo(const Opts& o) {

@@ -1,18 +1,11 @@
 #include "core/config.h"
 
-#include <fstream>
+#include "core/json_file.h"
 
 namespace eh {
 
 Config Config::load(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(path + ": cannot open config file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": invalid JSON: " + e.what());
-  }
+  nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw Error(path + ": config must be a JSON object");
   return Config(std::move(j), path);
 }
