@@ -10,7 +10,8 @@
 // `transformer.encoder.*`, `transformer.decoder.*`, `segmentation_head.*`, `dot_prod_scoring.*`.
 // Input: the vision backbone's detector-neck levels (after SAM3VLBackbone's scalp: 4x, 2x, 1x) and
 // the prompt's text features after the language backbone's resizer with their padding mask, so the
-// text encoder is not needed at inference (the "pig" embedding can be computed once and stored).
+// text encoder is not needed at inference (the "pig" embedding can be computed once and stored), and
+// optionally box and point prompts (Sam3GeometricPrompt) encoded by the geometry encoder next to the text.
 #pragma once
 #include <torch/nn.h>
 
