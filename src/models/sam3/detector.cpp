@@ -1,5 +1,8 @@
 // Port of the SAM 3 detector heads, facebookresearch/sam3@99d02f28c8d34610ab35559b72642b01f10fdb1e:
-// sam3/model/geometry_encoders.py (SequenceGeometryEncoder, text-only prompt path),
+// sam3/model/geometry_encoders.py (SequenceGeometryEncoder: point and box prompts with direct projection,
+// grid-sample / ROI-align pooling, position encoding and label embeddings, concat_padded_sequences, cls token,
+// encode layers; Prompt's batch conventions), sam3/model/position_encoding.py (PositionEmbeddingSine._encode_xy,
+// encode_boxes),
 // sam3/model/encoder.py (TransformerEncoderLayer pre-norm, TransformerEncoderFusion),
 // sam3/model/decoder.py (TransformerDecoderLayer, TransformerDecoder with presence token, boxRPB "log",
 // box refinement), sam3/model/model_misc.py (MLP, DotProductScoring, inverse_sigmoid,
@@ -13,12 +16,15 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/tensor_io.h"
 #include "core/state_dict.h"
 #include "models/sam3/components.h"
 #include "models/sam3/neck.h"
+#include "models/sam3/roi_align.h"
 
 namespace eh::models {
 
@@ -120,8 +126,32 @@ struct EncoderLayerImpl : torch::nn::Module {
 };
 TORCH_MODULE(EncoderLayer);
 
-// geometry_encoders.SequenceGeometryEncoder (all keys; the forward covers the text-only prompt:
-// the cls token, which upstream always appends).
+at::Tensor cxcywh_to_xyxy(const at::Tensor& b) {
+  auto u = b.unbind(-1);
+  return torch::stack({u[0] - 0.5 * u[2], u[1] - 0.5 * u[3], u[0] + 0.5 * u[2], u[1] + 0.5 * u[3]}, -1);
+}
+
+// geometry_encoders.concat_padded_sequences: seq1 [L1, B, C] and seq2 [L2, B, C], right-padded masks [B, L]
+// (true = padding). The valid tokens of seq2 follow those of seq1; the result is [L1 + L2, B, C] with the
+// mask "position >= valid1 + valid2". Padded slots hold what upstream's scatter leaves there (seq1's padded
+// tokens where seq2 does not reach, seq2's padded tokens after its valid ones, zeros beyond L1).
+std::pair<at::Tensor, at::Tensor> concat_padded(const at::Tensor& seq1, const at::Tensor& mask1, const at::Tensor& seq2,
+                                                const at::Tensor& mask2) {
+  const int64_t L1 = seq1.size(0), L2 = seq2.size(0), B = seq1.size(1), C = seq1.size(2);
+  auto n1 = mask1.logical_not().sum(-1), n2 = mask2.logical_not().sum(-1);  // [B]
+  auto pos = torch::arange(L1 + L2, n1.options()).unsqueeze(0);
+  auto mask = pos >= (n1 + n2).unsqueeze(1);
+  auto out = torch::zeros({L1 + L2, B, C}, seq2.options());
+  out.slice(0, 0, L1).copy_(seq1);
+  auto index = torch::arange(L2, n1.options()).unsqueeze(1) + n1.unsqueeze(0);  // [L2, B]
+  out = out.scatter(0, index.unsqueeze(-1).expand({L2, B, C}), seq2);
+  return {out, mask};
+}
+
+// geometry_encoders.SequenceGeometryEncoder as model_builder._create_geometry_encoder builds it:
+// encode_boxes_as_points=False, points and boxes each by direct projection + pooling + position
+// encoding (summed) plus the label embedding, add_cls, add_post_encode_proj, `encode` layers. No mask
+// prompts (the detector has no mask_encoder).
 struct GeometryEncoderImpl : torch::nn::Module {
   torch::nn::Embedding label_embed{nullptr}, cls_embed{nullptr};
   torch::nn::Linear points_direct_project{nullptr}, points_pool_project{nullptr}, points_pos_enc_project{nullptr};
@@ -129,8 +159,9 @@ struct GeometryEncoderImpl : torch::nn::Module {
   torch::nn::Conv2d boxes_pool_project{nullptr};
   torch::nn::LayerNorm norm{nullptr}, img_pre_norm{nullptr}, encode_norm{nullptr};
   torch::nn::ModuleList encode{nullptr};
-  int64_t d;
-  explicit GeometryEncoderImpl(const Sam3DetectorConfig& c) : d(c.d_model) {
+  int64_t d, roi_size;
+  double temperature;
+  explicit GeometryEncoderImpl(const Sam3DetectorConfig& c) : d(c.d_model), roi_size(c.roi_size), temperature(c.pos_temperature) {
     label_embed = register_module("label_embed", torch::nn::Embedding(2, d));
     cls_embed = register_module("cls_embed", torch::nn::Embedding(1, d));
     points_direct_project = register_module("points_direct_project", Lin(2, d));
@@ -149,15 +180,74 @@ struct GeometryEncoderImpl : torch::nn::Module {
                                      /*cross_queries=*/false));
     if (c.num_geometry_layers > 0) encode_norm = register_module("encode_norm", LN(d));
   }
-  // img, img_pos: [HW, B, d] of the last level. Returns the prompt tokens [1, B, d] (mask all valid).
-  at::Tensor forward_text_only(const at::Tensor& img, const at::Tensor& img_pos) {
+  // PositionEmbeddingSine._encode_xy (normalize, scale 2*pi): x, y [...] -> [..., d/2] each.
+  at::Tensor encode_coord(const at::Tensor& v) const { return sam3_sine_features(v * (2 * M_PI), d / 2, temperature); }
+
+  // _encode_points. points [M, B, 2], labels [M, B]; map: img_pre_norm(level 2) as [B, d, H, W].
+  at::Tensor encode_points(const at::Tensor& points, const at::Tensor& labels, const at::Tensor& map,
+                           const std::function<void(const std::string&, const at::Tensor&)>& put) {
+    auto e = points_direct_project(points);
+    // grid_sample at 2*xy-1 (bilinear, zero padding, align_corners=False); grid [B, M, 1, 2].
+    auto grid = points.transpose(0, 1).unsqueeze(2) * 2 - 1;
+    auto sampled = F::grid_sample(map, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+    sampled = sampled.squeeze(-1).permute({2, 0, 1});  // [M, B, d]
+    put("intermediate.geometry_encoder.points_pool", sampled);
+    e = e + points_pool_project(sampled);
+    auto xy = points.unbind(-1);
+    auto enc = torch::cat({encode_coord(xy[0]), encode_coord(xy[1])}, -1);  // x first, then y
+    put("intermediate.geometry_encoder.points_pos_enc", enc);
+    e = e + points_pos_enc_project(enc);
+    return label_embed(labels) + e;
+  }
+
+  // _encode_boxes. boxes [N, B, 4] cxcywh, labels [N, B]; map [B, d, H, W].
+  at::Tensor encode_boxes(const at::Tensor& boxes, const at::Tensor& labels, const at::Tensor& map,
+                          const std::function<void(const std::string&, const at::Tensor&)>& put) {
+    const int64_t N = boxes.size(0), B = boxes.size(1), H = map.size(2), W = map.size(3);
+    auto e = boxes_direct_project(boxes);
+    // torchvision roi_align(map, per-image xyxy boxes in feature pixels, roi_size): spatial_scale 1,
+    // sampling_ratio -1, aligned=False (upstream passes no options); rois image-major.
+    auto scale = torch::tensor({static_cast<float>(W), static_cast<float>(H), static_cast<float>(W), static_cast<float>(H)},
+                               boxes.options());
+    auto xyxy = (cxcywh_to_xyxy(boxes) * scale).transpose(0, 1).reshape({B * N, 4});
+    auto img = torch::arange(B, boxes.options()).repeat_interleave(N).unsqueeze(1);
+    auto sampled = roi_align(map, torch::cat({img, xyxy}, 1), roi_size, 1.0, -1, /*aligned=*/false);
+    put("intermediate.geometry_encoder.boxes_roi_align", sampled);
+    e = e + boxes_pool_project(sampled).view({B, N, d}).transpose(0, 1);
+    // PositionEmbeddingSine.encode_boxes: [enc_y(cy) | enc_x(cx) | h | w].
+    auto u = boxes.unbind(-1);
+    auto enc = torch::cat({encode_coord(u[1]), encode_coord(u[0]), u[3].unsqueeze(-1), u[2].unsqueeze(-1)}, -1);
+    put("intermediate.geometry_encoder.boxes_pos_enc", enc);
+    e = e + boxes_pos_enc_project(enc);
+    return label_embed(labels) + e;
+  }
+
+  // img, img_pos: [HW, B, d] of the last level (H x W). Prompts seq-first: points [M, B, 2], boxes [N, B, 4]
+  // (M or N may be 0), labels [M|N, B] int64, masks [B, M|N] bool. Returns the tokens [M + N + 1, B, d]
+  // (valid points, valid boxes, cls, then padding) and their padding mask [B, M + N + 1].
+  std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& img, const at::Tensor& img_pos, int64_t H, int64_t W,
+                                            const at::Tensor& points, const at::Tensor& point_labels,
+                                            const at::Tensor& point_mask, const at::Tensor& boxes,
+                                            const at::Tensor& box_labels, const at::Tensor& box_mask, TensorMap* trace) {
     const int64_t B = img.size(1);
-    auto x = cls_embed->weight.view({1, 1, d}).repeat({1, B, 1});
+    auto put = [&](const std::string& k, const at::Tensor& t) {
+      if (trace) (*trace)[k] = t;
+    };
+    at::Tensor map;  // the pooling source: img_pre_norm(level 2) as [B, d, H, W]
+    if (points.size(0) > 0 || boxes.size(0) > 0) map = img_pre_norm(img).permute({1, 2, 0}).reshape({B, d, H, W});
+    auto empty = torch::zeros({0, B, d}, img.options());
+    auto pe = points.size(0) > 0 ? encode_points(points, point_labels, map, put) : empty;
+    auto be = boxes.size(0) > 0 ? encode_boxes(boxes, box_labels, map, put) : empty;
+    if (points.size(0) > 0) put("intermediate.geometry_encoder.points_embed", pe);
+    if (boxes.size(0) > 0) put("intermediate.geometry_encoder.boxes_embed", be);
+    auto [x, mask] = concat_padded(pe, point_mask, be, box_mask);
+    auto cls = cls_embed->weight.view({1, 1, d}).repeat({1, B, 1});
+    std::tie(x, mask) = concat_padded(x, mask, cls, torch::zeros({B, 1}, mask.options()));
+    put("intermediate.geometry_encoder.sequence", x);
     x = norm(final_proj(x));
-    auto mask = torch::zeros({B, 1}, torch::TensorOptions().dtype(torch::kBool).device(img.device()));
     for (const auto& m : *encode) x = m->as<EncoderLayerImpl>()->forward(x, img, mask, {}, img_pos, {});
     if (encode_norm) x = encode_norm(x);
-    return x;
+    return {x, mask};
   }
 };
 TORCH_MODULE(GeometryEncoder);
@@ -216,21 +306,11 @@ at::Tensor inverse_sigmoid(const at::Tensor& x, double eps = 1e-3) {
   return torch::log(y.clamp_min(eps) / (1 - y).clamp_min(eps));
 }
 
-at::Tensor cxcywh_to_xyxy(const at::Tensor& b) {
-  auto u = b.unbind(-1);
-  return torch::stack({u[0] - 0.5 * u[2], u[1] - 0.5 * u[3], u[0] + 0.5 * u[2], u[1] + 0.5 * u[3]}, -1);
-}
-
 // gen_sineembed_for_position for [Q, B, 4] boxes: [Q, B, 2*d] = [y | x | w | h], each d/2 wide with
 // sin/cos interleaved; frequencies 10000^(2*floor(i/2)/(d/2)) in float32.
 at::Tensor box_sine_embed(const at::Tensor& pos, int64_t d) {
   const int64_t n = d / 2;
-  auto dim_t = torch::arange(n, pos.options().dtype(torch::kFloat));
-  dim_t = torch::pow(10000.0, 2 * torch::div(dim_t, 2, "floor") / n);
-  auto enc = [&](const at::Tensor& c) {
-    auto p = (c * (2 * M_PI)).unsqueeze(-1) / dim_t;
-    return torch::stack({p.slice(-1, 0, n, 2).sin(), p.slice(-1, 1, n, 2).cos()}, 3).flatten(2);
-  };
+  auto enc = [&](const at::Tensor& c) { return sam3_sine_features(c * (2 * M_PI), n, 10000.0); };
   auto u = pos.unbind(-1);
   return torch::cat({enc(u[1]), enc(u[0]), enc(u[2]), enc(u[3])}, 2);
 }
@@ -400,8 +480,65 @@ Sam3DetectorImpl::Sam3DetectorImpl(const Sam3DetectorConfig& cfg) : cfg_(cfg) {
   scoring_ = register_module("dot_prod_scoring", Scoring(cfg));
 }
 
+namespace {
+
+// One kind of geometric prompt, checked and made seq-first as upstream's Prompt holds it: coords [N, B, C],
+// labels [N, B] int64, mask [B, N] bool. `what` is "boxes" or "points".
+struct PromptPart {
+  at::Tensor coords, labels, mask;
+};
+
+PromptPart prompt_part(const char* what, const char* labels_name, const char* mask_name, const at::Tensor& coords,
+                       const at::Tensor& labels, const at::Tensor& mask, int64_t B, int64_t C, const at::TensorOptions& opt) {
+  const std::string w = std::string("sam3_detector: ") + what;
+  PromptPart p;
+  if (!coords.defined()) {
+    if (labels.defined() || mask.defined())
+      throw Error(w + ": " + labels_name + " / " + mask_name + " given without " + what);
+    p.coords = torch::zeros({0, B, C}, opt);
+    p.labels = torch::zeros({0, B}, opt.dtype(torch::kLong));
+    p.mask = torch::zeros({B, 0}, opt.dtype(torch::kBool));
+    return p;
+  }
+  if (coords.dim() != 3 || coords.size(0) != B || coords.size(2) != C || !coords.is_floating_point())
+    throw Error(w + " must be float [" + std::to_string(B) + ", N, " + std::to_string(C) + "] (batch-first, normalized " +
+                (C == 4 ? "cx, cy, w, h" : "x, y") + "), found " + dtype_str(coords.scalar_type()) + " " +
+                shape_str(coords.sizes()));
+  const int64_t N = coords.size(1);
+  const std::vector<int64_t> bn = {B, N};
+  at::Tensor lab = labels.defined() ? labels : torch::ones(bn, opt.dtype(torch::kLong));
+  if (lab.sizes() != at::IntArrayRef(bn) || !(lab.scalar_type() == torch::kLong || lab.scalar_type() == torch::kInt ||
+                                             lab.scalar_type() == torch::kBool))
+    throw Error(std::string("sam3_detector: ") + labels_name + " must be int64 " + shape_str(bn) + " (1 positive, 0 negative), found " +
+                dtype_str(lab.scalar_type()) + " " + shape_str(lab.sizes()));
+  lab = lab.to(torch::kLong);
+  if (N && (lab.min().item<int64_t>() < 0 || lab.max().item<int64_t>() > 1))
+    throw Error(std::string("sam3_detector: ") + labels_name + " must be 0 (negative) or 1 (positive), found values in [" +
+                std::to_string(lab.min().item<int64_t>()) + ", " + std::to_string(lab.max().item<int64_t>()) + "]");
+  at::Tensor m = mask.defined() ? mask : torch::zeros(bn, opt.dtype(torch::kBool));
+  if (m.scalar_type() != torch::kBool || m.sizes() != at::IntArrayRef(bn))
+    throw Error(std::string("sam3_detector: ") + mask_name + " must be bool " + shape_str(bn) + " (true = padding), found " +
+                dtype_str(m.scalar_type()) + " " + shape_str(m.sizes()));
+  // geometry_encoders.is_right_padded: each row is valid tokens, then padding.
+  if (N && !torch::equal(m, std::get<0>(m.to(torch::kLong).sort(-1)).to(torch::kBool)))
+    throw Error(std::string("sam3_detector: ") + mask_name + " must be right-padded (valid " + what +
+                " first, then padding) in every row");
+  p.coords = coords.to(opt).transpose(0, 1).contiguous();
+  p.labels = lab.to(opt.device()).transpose(0, 1).contiguous();
+  p.mask = m.to(opt.device());
+  return p;
+}
+
+}  // namespace
+
 Sam3DetectorOutput Sam3DetectorImpl::forward(const std::vector<at::Tensor>& feats, const at::Tensor& text,
                                              const at::Tensor& text_mask, TensorMap* trace) {
+  return forward(feats, text, text_mask, Sam3GeometricPrompt{}, trace);
+}
+
+Sam3DetectorOutput Sam3DetectorImpl::forward(const std::vector<at::Tensor>& feats, const at::Tensor& text,
+                                             const at::Tensor& text_mask, const Sam3GeometricPrompt& geo_prompt,
+                                             TensorMap* trace) {
   const int64_t d = cfg_.d_model;
   if (feats.size() != 3) throw Error("sam3_detector: expected 3 feature levels (4x, 2x, 1x), found " + std::to_string(feats.size()));
   const auto& top = feats[2];
@@ -439,12 +576,19 @@ Sam3DetectorOutput Sam3DetectorImpl::forward(const std::vector<at::Tensor>& feat
   auto img = top.flatten(2).permute({2, 0, 1});
   auto img_pos = pos_map.flatten(2).permute({2, 0, 1});
 
-  // Prompt = text tokens then the geometry encoder's tokens (only the cls token for a text prompt).
-  auto geo_tokens = geo->forward_text_only(img, img_pos);
+  // Prompt = text tokens then the geometry encoder's tokens (points, boxes, cls; only the cls token for a
+  // text-only prompt), as Sam3Image._encode_prompt concatenates them with their masks.
+  const auto& g = geo_prompt;
+  auto pts = prompt_part("points", "point_labels", "point_mask", g.points, g.point_labels, g.point_mask, B, 2, top.options());
+  auto bxs = prompt_part("boxes", "box_labels", "box_mask", g.boxes, g.box_labels, g.box_mask, B, 4, top.options());
+  auto [geo_tokens, geo_mask] =
+      geo->forward(img, img_pos, H, W, pts.coords, pts.labels, pts.mask, bxs.coords, bxs.labels, bxs.mask, trace);
   put("intermediate.geometry_encoder", geo_tokens);
+  put("intermediate.geometry_encoder.mask", geo_mask);
   auto prompt = torch::cat({text, geo_tokens}, 0);
-  auto prompt_mask = torch::cat({text_mask, torch::zeros({B, geo_tokens.size(0)}, text_mask.options())}, 1);
+  auto prompt_mask = torch::cat({text_mask, geo_mask}, 1);
   put("intermediate.prompt", prompt);
+  put("intermediate.prompt_mask", prompt_mask);
 
   // Fusion encoder: image tokens attend to themselves (pos on q, k) and to the prompt.
   auto memory = img;
@@ -567,8 +711,15 @@ class Sam3DetectorModel : public ArchModel {
     TensorMap out;
     std::vector<at::Tensor> feats;
     for (int i = 0; i < 3; ++i) feats.push_back(require_input(in, "backbone_fpn." + std::to_string(i), "sam3_detector"));
+    // Optional box / point prompts (Sam3GeometricPrompt's fields, batch-first).
+    auto opt = [&](const char* k) {
+      auto it = in.find(k);
+      return it == in.end() ? at::Tensor() : it->second;
+    };
+    Sam3GeometricPrompt geo{opt("boxes"), opt("box_labels"), opt("box_mask"), opt("points"), opt("point_labels"),
+                            opt("point_mask")};
     auto r = net_->forward(feats, require_input(in, "language_features", "sam3_detector"),
-                           require_input(in, "language_mask", "sam3_detector"), &out);
+                           require_input(in, "language_mask", "sam3_detector"), geo, &out);
     out["output.pred_logits"] = r.pred_logits;
     out["output.pred_boxes"] = r.pred_boxes;
     out["output.pred_boxes_xyxy"] = r.pred_boxes_xyxy;

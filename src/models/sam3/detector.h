@@ -10,7 +10,8 @@
 // `transformer.encoder.*`, `transformer.decoder.*`, `segmentation_head.*`, `dot_prod_scoring.*`.
 // Input: the vision backbone's detector-neck levels (after SAM3VLBackbone's scalp: 4x, 2x, 1x) and
 // the prompt's text features after the language backbone's resizer with their padding mask, so the
-// text encoder is not needed at inference (the "pig" embedding can be computed once and stored).
+// text encoder is not needed at inference (the "pig" embedding can be computed once and stored), and
+// optionally box and point prompts (Sam3GeometricPrompt) encoded by the geometry encoder next to the text.
 #pragma once
 #include <torch/nn.h>
 
@@ -50,6 +51,17 @@ struct Sam3DetectorOutput {
   at::Tensor queries;             // [B, Q, d] last decoder layer, normed
 };
 
+// Box and point prompts (upstream's `geometry_encoders.Prompt`, sam3/model/geometry_encoders.py), batch-first:
+// one row per prompt (= per image of the batch). Boxes are normalized cx, cy, w, h in [0, 1] of the image
+// (the format Sam3Image and Sam3Processor.add_geometric_prompt take), points normalized x, y. Labels int64,
+// 1 = positive, 0 = negative (add_geometric_prompt's True / False). Masks bool, true = padding; padding
+// must be on the right of each row (upstream asserts the same). An undefined `boxes` / `points` is no prompt
+// of that kind; undefined labels are all positive, an undefined mask all valid.
+struct Sam3GeometricPrompt {
+  at::Tensor boxes, box_labels, box_mask;        // [B, N, 4] float, [B, N] int64, [B, N] bool
+  at::Tensor points, point_labels, point_mask;   // [B, M, 2] float, [B, M] int64, [B, M] bool
+};
+
 class Sam3DetectorImpl : public torch::nn::Module {
  public:
   explicit Sam3DetectorImpl(const Sam3DetectorConfig& cfg);
@@ -58,6 +70,11 @@ class Sam3DetectorImpl : public torch::nn::Module {
   // fixture's intermediates ("intermediate.*").
   Sam3DetectorOutput forward(const std::vector<at::Tensor>& feats, const at::Tensor& text, const at::Tensor& text_mask,
                              TensorMap* trace = nullptr);
+  // The same with box and/or point prompts next to the text (Sam3Image.forward_grounding with a geometric
+  // prompt: the prompt is the text tokens, then the geometry encoder's point, box and cls tokens). An empty
+  // `geo` is the text-only call above.
+  Sam3DetectorOutput forward(const std::vector<at::Tensor>& feats, const at::Tensor& text, const at::Tensor& text_mask,
+                             const Sam3GeometricPrompt& geo, TensorMap* trace = nullptr);
   const Sam3DetectorConfig& config() const { return cfg_; }
 
  private:

@@ -24,6 +24,13 @@ Sam3SinePosConfig Sam3SinePosConfig::from(Config& c) {
   return p;
 }
 
+at::Tensor sam3_sine_features(const at::Tensor& a, int64_t npf, double temperature) {
+  auto dim_t = torch::arange(npf, a.options().dtype(torch::kFloat));
+  dim_t = torch::pow(temperature, 2 * torch::div(dim_t, 2, "floor") / npf);
+  auto p = a.unsqueeze(-1) / dim_t;
+  return torch::stack({p.slice(-1, 0, npf, 2).sin(), p.slice(-1, 1, npf, 2).cos()}, -1).flatten(-2);
+}
+
 at::Tensor sam3_sine_position_encoding(const Sam3SinePosConfig& c, int64_t B, int64_t h, int64_t w) {
   // Coordinates 1..n divided by (n + 1e-6) times scale; frequencies temperature^(2*floor(i/2)/npf),
   // i < npf = num_pos_feats/2; features sin(a_0), cos(a_0), sin(a_1), cos(a_1), ... (float32).
@@ -33,15 +40,8 @@ at::Tensor sam3_sine_position_encoding(const Sam3SinePosConfig& c, int64_t B, in
   auto x = torch::arange(1, w + 1, f);
   y = y / (y.slice(0, h - 1) + 1e-6) * c.scale;
   x = x / (x.slice(0, w - 1) + 1e-6) * c.scale;
-  auto dim_t = torch::arange(npf, f);
-  dim_t = torch::pow(c.temperature, 2 * torch::div(dim_t, 2, "floor") / npf);
-  auto enc = [&](const at::Tensor& p) {  // [n] -> [n, npf]
-    auto a = p.unsqueeze(-1) / dim_t;
-    auto s = a.slice(-1, 0, npf, 2).sin(), co = a.slice(-1, 1, npf, 2).cos();
-    return torch::stack({s, co}, -1).flatten(-2);
-  };
-  auto py = enc(y).view({h, 1, npf}).expand({h, w, npf});
-  auto px = enc(x).view({1, w, npf}).expand({h, w, npf});
+  auto py = sam3_sine_features(y, npf, c.temperature).view({h, 1, npf}).expand({h, w, npf});
+  auto px = sam3_sine_features(x, npf, c.temperature).view({1, w, npf}).expand({h, w, npf});
   return torch::cat({py, px}, -1).permute({2, 0, 1}).unsqueeze(0).repeat({B, 1, 1, 1});
 }
 

@@ -28,6 +28,11 @@ struct Sam3SinePosConfig {
 // Channels [y | x], each num_pos_feats/2 wide with sin/cos interleaved per frequency.
 at::Tensor sam3_sine_position_encoding(const Sam3SinePosConfig& c, int64_t B, int64_t h, int64_t w);
 
+// The sine features of already-scaled coordinates a [...]: [..., npf] = sin(a/t_0), cos(a/t_1), sin(a/t_2), ...
+// with t_i = temperature^(2*floor(i/2)/npf) in float32 -- the table of PositionEmbeddingSine (forward,
+// _encode_xy, encode_boxes) and of model_misc.gen_sineembed_for_position.
+at::Tensor sam3_sine_features(const at::Tensor& a, int64_t npf, double temperature);
+
 struct Sam3BackboneConfig {
   Sam3ViTConfig trunk;
   Sam3SinePosConfig position_encoding;
