@@ -77,7 +77,7 @@ TEST(AnimalFeatures, ConstantVelocityTrack) {
   TrackHistory h;
   h.lm = &lm;
   std::vector<float> f(static_cast<size_t>(num_motion_features()));
-  for (int i = 0; i <= 24; ++i) h.push_and_features(i / 6.0, cv::Rect2f(100 + 10.0f * i, 300, 100, 50), -1, f.data());
+  for (int i = 0; i <= 24; ++i) h.push_and_features(i / 6.0, cv::Rect2f(100 + 10.0f * i, 300, 100, 50), MaskShape{}, f.data());
   // Body length = longer box side = 100 px; speed 60 px/s = 0.6 lengths/s over every lag.
   for (auto n : {"speed_1f", "speed_0.5s", "speed_1s", "speed_3s", "speed_max_1s", "speed_mean_3s"})
     EXPECT_NEAR(f[feature_index(n)], 0.6f, 1e-4) << n;
@@ -107,14 +107,14 @@ TEST(AnimalFeatures, TurnGapAndFeeder) {
     for (int i = 0; i <= 9; ++i) {
       if (i > 0 && i <= 6) x += 10;
       if (i > 6) y += 10;
-      h.push_and_features(i / 6.0, cv::Rect2f(x, y, 80, 80), 0.5f, f.data());
+      h.push_and_features(i / 6.0, cv::Rect2f(x, y, 80, 80), MaskShape{0.5f}, f.data());
     }
     EXPECT_NEAR(f[feature_index("turn_cos")], 0.0f, 1e-5);
     EXPECT_NEAR(f[feature_index("turn_sin_abs")], 1.0f, 1e-5);
     EXPECT_EQ(f[feature_index("has_mask")], 1.0f);
     EXPECT_NEAR(f[feature_index("mask_fill")], 0.5f, 1e-6);
     // A gap of 5 s restarts the history: no motion.
-    h.push_and_features(9 / 6.0 + 5, cv::Rect2f(900, 100, 80, 80), 0.5f, f.data());
+    h.push_and_features(9 / 6.0 + 5, cv::Rect2f(900, 100, 80, 80), MaskShape{0.5f}, f.data());
     EXPECT_EQ(f[feature_index("speed_1f")], 0.0f);
     EXPECT_EQ(f[feature_index("history_s")], 0.0f);
   }
@@ -123,8 +123,101 @@ TEST(AnimalFeatures, TurnGapAndFeeder) {
     TrackHistory h;
     h.lm = &lm;
     const cv::Rect2f b(lm.feeder.x, lm.feeder.y - 100, 60, 120);
-    h.push_and_features(0, b, -1, f.data());
+    h.push_and_features(0, b, MaskShape{}, f.data());
     EXPECT_EQ(f[feature_index("feeder_dist")], 0.0f);
     EXPECT_GT(f[feature_index("drinker0_dist")], 0.5f);
   }
+}
+
+// ---- mask shape (animal/mask_shape.h): hand-computed moments of simple masks.
+
+TEST(AnimalMaskShape, AxisAlignedRectangle) {
+  // 40 x 10 filled rectangle: pixel-area variances w^2/12 and h^2/12 (each pixel counted with
+  // its extent), so elongation = 10/40, major sd = 40/sqrt(12), compactness = 3/pi.
+  cv::Mat m = cv::Mat::zeros(30, 50, CV_8UC1);
+  m(cv::Rect(5, 12, 40, 10)).setTo(255);
+  const auto s = mask_shape(eh::data::rle_encode(m), cv::Rect2f(5, 12, 40, 10));
+  EXPECT_NEAR(s.fill, 1.0f, 1e-6);
+  EXPECT_NEAR(s.elong, 0.25f, 1e-5);
+  EXPECT_NEAR(s.major, 40 / std::sqrt(12.0f), 1e-4);
+  EXPECT_NEAR(s.compact, 3 / M_PI, 1e-5);
+  // The box only scales the fill.
+  EXPECT_NEAR(mask_shape(eh::data::rle_encode(m), cv::Rect2f(0, 0, 80, 10)).fill, 0.5f, 1e-6);
+}
+
+TEST(AnimalMaskShape, RunsWrappingAcrossColumnsAndEmptyMasks) {
+  // Columns 3..6 of a 10-row image set completely: one run of 40 pixels continuing at the top of
+  // every next column. Variances 4^2/12 (x) and 10^2/12 (y).
+  cv::Mat m = cv::Mat::zeros(10, 12, CV_8UC1);
+  m(cv::Rect(3, 0, 4, 10)).setTo(255);
+  const auto rle = eh::data::rle_encode(m);
+  ASSERT_EQ(rle.counts.size(), 3u);  // 0s, one run of 40 ones, 0s
+  const auto s = mask_shape(rle, cv::Rect2f(3, 0, 4, 10));
+  EXPECT_NEAR(s.elong, 0.4f, 1e-5);
+  EXPECT_NEAR(s.major, 10 / std::sqrt(12.0f), 1e-4);
+  EXPECT_FALSE(mask_shape(eh::data::rle_encode(cv::Mat::zeros(10, 12, CV_8UC1)), cv::Rect2f(0, 0, 4, 4)).has_mask());
+  EXPECT_FALSE(mask_shape(rle, cv::Rect2f(3, 0, 0, 10)).has_mask());
+}
+
+TEST(AnimalMaskShape, EllipseIsRotationInvariant) {
+  // A filled ellipse with semi-axes a = 60 and b = 20: sd along the axes a/2 and b/2, so
+  // elongation b/a and compactness 1, whatever its angle (up to pixelisation). cv::ellipse sets
+  // the pixels at +-a inclusive, so the drawn semi-axes are a + 0.5 and b + 0.5.
+  for (double angle : {0.0, 30.0, 45.0, 90.0, 137.0}) {
+    cv::Mat m = cv::Mat::zeros(200, 200, CV_8UC1);
+    cv::ellipse(m, cv::Point(100, 100), cv::Size(60, 20), angle, 0, 360, cv::Scalar(255), cv::FILLED);
+    const auto s = mask_shape(eh::data::rle_encode(m), cv::Rect2f(0, 0, 200, 200));
+    EXPECT_NEAR(s.elong, 20.5f / 60.5f, 0.005f) << angle;
+    EXPECT_NEAR(s.compact, 1.0f, 0.02f) << angle;
+    // Exactly the eigenvalues of OpenCV's central moments of the decoded image (+1/12 per axis).
+    const cv::Moments mo = cv::moments(m, true);
+    const double cxx = mo.mu20 / mo.m00 + 1.0 / 12, cyy = mo.mu02 / mo.m00 + 1.0 / 12, cxy = mo.mu11 / mo.m00;
+    const double l1 = (cxx + cyy) / 2 + std::sqrt((cxx - cyy) * (cxx - cyy) / 4 + cxy * cxy);
+    EXPECT_NEAR(s.major, std::sqrt(l1), 1e-3) << angle;
+  }
+}
+
+TEST(AnimalFeatures, MaskOutlineFeatures) {
+  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
+  auto lm = landmarks_in_pixels(pen, {1280, 720});
+  TrackHistory h;
+  h.lm = &lm;
+  std::vector<float> f(static_cast<size_t>(num_motion_features()));
+  // Standing for 2 s (elongation 0.3), then lying wider (0.45): the relative feature shows the
+  // change against the 3 s median; 4 major sd over the box's long side is the body length ratio.
+  for (int i = 0; i <= 12; ++i) h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, 80), MaskShape{0.7f, 0.3f, 50.0f, 0.9f}, f.data());
+  EXPECT_NEAR(f[feature_index("mask_elong")], 0.3f, 1e-6);
+  EXPECT_NEAR(f[feature_index("mask_elong_rel")], 0.0f, 1e-6);
+  EXPECT_NEAR(f[feature_index("mask_major_over_len")], 1.0f, 1e-6);  // 4 * 50 / 200
+  EXPECT_NEAR(f[feature_index("mask_compact")], 0.9f, 1e-6);
+  h.push_and_features(13 / 6.0, cv::Rect2f(300, 300, 200, 80), MaskShape{0.8f, 0.45f, 48.0f, 0.95f}, f.data());
+  EXPECT_NEAR(f[feature_index("mask_elong")], 0.45f, 1e-6);
+  EXPECT_NEAR(f[feature_index("mask_elong_rel")], 0.15f, 1e-6);
+  // Without a mask every outline feature is 0.
+  h.push_and_features(14 / 6.0, cv::Rect2f(300, 300, 200, 80), MaskShape{}, f.data());
+  for (auto n : {"mask_elong", "mask_elong_rel", "mask_major_over_len", "mask_compact", "has_mask"}) EXPECT_EQ(f[feature_index(n)], 0.0f) << n;
+}
+
+TEST(AnimalFeatures, OutlineAgainstTheAnimalsOwnWalkingOutline) {
+  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
+  auto lm = landmarks_in_pixels(pen, {1280, 720});
+  TrackHistory h;
+  h.lm = &lm;
+  std::vector<float> f(static_cast<size_t>(num_motion_features()));
+  // Still, never seen walking: no reference.
+  h.push_and_features(0, cv::Rect2f(300, 300, 200, 80), MaskShape{0.5f, 0.4f, 50.0f, 0.9f}, f.data());
+  EXPECT_EQ(f[feature_index("elong_vs_walking")], 0.0f);
+  EXPECT_EQ(f[feature_index("walking_ref_age")], 1.0f);
+  // Walks right at 1 body length/s for 2 s with elongation 0.3 (mask area 0.5 * 200 * 80).
+  for (int i = 1; i <= 12; ++i)
+    h.push_and_features(i / 6.0, cv::Rect2f(300 + 200 * i / 6.0f, 300, 200, 80), MaskShape{0.5f, 0.3f, 50.0f, 0.9f}, f.data());
+  EXPECT_NEAR(f[feature_index("elong_vs_walking")], 0.0f, 1e-5);
+  EXPECT_NEAR(f[feature_index("walking_ref_age")], 0.0f, 1e-6);
+  // Lies down where it stopped, wider (0.45) and with a larger mask, 10 s later and after a
+  // gap that restarts the motion history: the walking outline is still the reference.
+  const cv::Rect2f lying(700, 300, 200, 100);
+  h.push_and_features(12 / 6.0 + 10, lying, MaskShape{0.6f, 0.45f, 48.0f, 0.95f}, f.data());
+  EXPECT_NEAR(f[feature_index("elong_vs_walking")], 0.15f, 1e-5);
+  EXPECT_NEAR(f[feature_index("log_area_vs_walking")], std::log(0.6f * 200 * 100 / (0.5f * 200 * 80)), 1e-5);
+  EXPECT_NEAR(f[feature_index("walking_ref_age")], 10.0f / 600, 1e-6);
 }

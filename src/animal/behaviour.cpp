@@ -8,6 +8,7 @@
 #include "animal/embedder.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/state_dict.h"
 
 namespace eh::animal {
@@ -141,9 +142,7 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
     const auto& o = obs[i];
     Track& tr = tracks_[o.id];
     tr.hist.lm = &lm_;
-    float fill = -1;
-    if (o.mask && o.box.area() > 0) fill = std::min(1.0f, static_cast<float>(o.mask->area()) / o.box.area());
-    tr.hist.push_and_features(o.t, o.box, fill, px + i * n);
+    tr.hist.push_and_features(o.t, o.box, o.mask ? mask_shape(*o.mask, o.box) : MaskShape{}, px + i * n);
     if (E > 0 && o.embedding && static_cast<int>(o.embedding->size()) == E)
       std::copy(o.embedding->begin(), o.embedding->end(), px + i * n + F);
   }
@@ -184,15 +183,6 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
   return out;
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
-}
 
 }  // namespace
 
@@ -202,7 +192,7 @@ std::shared_ptr<const BehaviourModel> load_behaviour_model(const std::string& di
   const std::string w_path = (fs::path(dir) / "weights.safetensors").string();
   if (!fs::exists(cfg_path)) throw Error("behaviour model: " + cfg_path + " is missing");
   if (!fs::exists(w_path)) throw Error("behaviour model: " + w_path + " is missing");
-  BehaviourConfig cfg = BehaviourConfig::from_json(read_json(cfg_path), cfg_path);
+  BehaviourConfig cfg = BehaviourConfig::from_json(read_json_file(cfg_path), cfg_path);
   BehaviourNet net(cfg);
   load_state_dict(*net, w_path);
   std::string hid;

@@ -17,6 +17,8 @@ const std::vector<std::string> kNames = {
     "log_aspect", "log_area_rel", "log_aspect_rel",  // vs the track's 3 s median
     "d_log_aspect_0.5s", "d_log_aspect_1s", "d_log_area_1s",
     "mask_fill", "mask_fill_rel", "has_mask",
+    "mask_elong", "mask_elong_rel", "mask_major_over_len", "mask_compact",  // outline: posture from above
+    "elong_vs_walking", "log_area_vs_walking", "walking_ref_age",  // vs the outline while walking
     "history_s", "since_moving_s",
     "cx", "cy", "x0", "y0", "x1", "y1",
     "feeder_dist", "feeder_dx", "feeder_dy",
@@ -100,25 +102,28 @@ TrackHistory::Landmarks landmarks_in_pixels(const PenLandmarks& n, cv::Size fram
   return l;
 }
 
-void TrackHistory::push_and_features(double t, const cv::Rect2f& box, float fill, float* out) {
+void TrackHistory::push_and_features(double t, const cv::Rect2f& box, const MaskShape& shape, float* out) {
   if (!lm) throw Error("behaviour features: landmarks not set");
   if (!h_.empty() && (t - h_.back().t > reset_gap_s || t < h_.back().t)) {
     h_.clear();
     last_moving_t_ = -1;
   }
-  h_.push_back({t, box.x + box.width / 2, box.y + box.height / 2, std::max(box.width, 1.0f), std::max(box.height, 1.0f), fill});
+  h_.push_back({t, box.x + box.width / 2, box.y + box.height / 2, std::max(box.width, 1.0f), std::max(box.height, 1.0f), shape});
   while (h_.size() > 1 && t - h_.front().t > 10.5) h_.pop_front();
   const Obs& c = h_.back();
   const float W = static_cast<float>(lm->frame.width), H = static_cast<float>(lm->frame.height);
 
   // Recent (3 s) medians: body length, area, aspect, fill.
-  std::vector<float> len, area, asp, fl;
+  std::vector<float> len, area, asp, fl, el;
   for (const auto& o : h_)
     if (t - o.t <= 3.0 + 1e-6) {
       len.push_back(std::max(o.w, o.h));
       area.push_back(o.w * o.h);
       asp.push_back(std::log(o.w / o.h));
-      if (o.fill >= 0) fl.push_back(o.fill);
+      if (o.shape.has_mask()) {
+        fl.push_back(o.shape.fill);
+        el.push_back(o.shape.elong);
+      }
     }
   const float L = std::max(median(len), 4.0f);
   // Observation at about `lag` seconds ago (the oldest one if the history is shorter).
@@ -166,6 +171,15 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, float fill
     for (float v : s3) m3 += v;
     out[k++] = s3.empty() ? 0.0f : m3 / s3.size();
     if (!s1.empty() && s1[0] > 0.25f) last_moving_t_ = t;
+    // Walking (at least half a body length per second over the last half-second): update the
+    // animal's upright outline (exponential average over walking frames).
+    if (c.shape.has_mask() && c.shape.fill > 0 && speed(at_lag(0.5)) > 0.5f) {
+      const float la = std::log(std::max(c.shape.fill * c.w * c.h, 1.0f));
+      const float a = walk_.t < 0 ? 1.0f : 0.2f;
+      walk_.elong += a * (c.shape.elong - walk_.elong);
+      walk_.log_area += a * (la - walk_.log_area);
+      walk_.t = t;
+    }
   }
   {
     const Obs* a = at_lag(0.5);
@@ -193,9 +207,18 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, float fill
     out[k++] = b ? std::fabs(la - std::log(b->w / b->h)) : 0.0f;
     out[k++] = b ? std::fabs(std::log(c.w * c.h / (b->w * b->h))) : 0.0f;
   }
-  out[k++] = c.fill >= 0 ? c.fill : 0.0f;
-  out[k++] = c.fill >= 0 && !fl.empty() ? c.fill - median(fl) : 0.0f;
-  out[k++] = c.fill >= 0 ? 1.0f : 0.0f;
+  const MaskShape& m = c.shape;
+  out[k++] = m.has_mask() ? m.fill : 0.0f;
+  out[k++] = m.has_mask() && !fl.empty() ? m.fill - median(fl) : 0.0f;
+  out[k++] = m.has_mask() ? 1.0f : 0.0f;
+  out[k++] = m.has_mask() ? m.elong : 0.0f;
+  out[k++] = m.has_mask() && !el.empty() ? m.elong - median(el) : 0.0f;
+  out[k++] = m.has_mask() ? 4 * m.major / L : 0.0f;  // 4 sigma = the length of a uniform ellipse
+  out[k++] = m.has_mask() ? m.compact : 0.0f;
+  const bool ref = m.has_mask() && m.fill > 0 && walk_.t >= 0;
+  out[k++] = ref ? m.elong - walk_.elong : 0.0f;
+  out[k++] = ref ? std::log(std::max(m.fill * c.w * c.h, 1.0f)) - walk_.log_area : 0.0f;
+  out[k++] = walk_.t < 0 ? 1.0f : static_cast<float>(std::min(600.0, t - walk_.t) / 600.0);
   out[k++] = static_cast<float>(std::min(3.0, t - h_.front().t) / 3.0);
   out[k++] = static_cast<float>(last_moving_t_ < 0 ? 1.0 : std::min(60.0, t - last_moving_t_) / 60.0);
   const cv::Rect2f b(c.cx - c.w / 2, c.cy - c.h / 2, c.w, c.h);

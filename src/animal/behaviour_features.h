@@ -1,6 +1,6 @@
 // Per-track, per-frame input features of the behaviour model (no LibTorch): short-term motion
-// from the track's own history, box shape relative to the track's recent median, mask fill,
-// and the position relative to the pen's feeder, drinkers and toy. Shared by training
+// from the track's own history, box shape relative to the track's recent median, the mask's
+// fill and outline (animal/mask_shape.h), and the position relative to the pen's feeder, drinkers and toy. Shared by training
 // (ground-truth tracks) and BehaviourStream (tracker output), so both see identical features.
 #pragma once
 #include <deque>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "animal/mask_shape.h"
 #include "data/simulator.h"
 
 namespace eh::animal {
@@ -31,10 +32,11 @@ const std::vector<std::string>& motion_feature_names();
 // One track's recent history.
 class TrackHistory {
  public:
-  // Appends an observation (time in seconds, box in pixels, mask fill in [0,1] or < 0 when no
-  // mask) and writes the features of this observation to `out` (num_motion_features()).
-  // A gap of more than `reset_gap_s` since the previous observation starts a fresh history.
-  void push_and_features(double t, const cv::Rect2f& box, float fill, float* out);
+  // Appends an observation (time in seconds, box in pixels, the mask's shape; MaskShape{} when
+  // there is no mask) and writes the features of this observation to `out`
+  // (num_motion_features()). A gap of more than `reset_gap_s` since the previous observation
+  // starts a fresh history.
+  void push_and_features(double t, const cv::Rect2f& box, const MaskShape& shape, float* out);
   double last_time() const { return h_.empty() ? -1e300 : h_.back().t; }
 
   struct Landmarks {  // in pixels, for the frame size the stream was made with
@@ -49,10 +51,17 @@ class TrackHistory {
  private:
   struct Obs {
     double t;
-    float cx, cy, w, h, fill;
+    float cx, cy, w, h;
+    MaskShape shape;
   };
   std::deque<Obs> h_;
   double last_moving_t_ = -1;  // time of the last frame speed above 0.25 body lengths/s (capped at 60 s)
+  // The animal's outline while walking (it is upright then): its own reference for posture,
+  // as body proportions differ between animals. Kept across history restarts (same animal).
+  struct WalkRef {
+    double t = -1;  // last update; < 0: never seen walking
+    float elong = 0, log_area = 0;
+  } walk_;
 };
 
 TrackHistory::Landmarks landmarks_in_pixels(const PenLandmarks& n, cv::Size frame);

@@ -14,6 +14,7 @@
 #include "animal/embedder.h"
 #include "cli/progress.h"
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/state_dict.h"
 #include "data/rng.h"
 #include "data/simulator.h"
@@ -33,7 +34,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 struct ClipObs {
   int id = 0;
   cv::Rect2f box;
-  int64_t area = 0;     // visible mask pixels
+  MaskShape shape;      // of the visible mask (what the features read)
   eh::data::Rle mask;   // kept only for clips run through the stream
   int label = 0;
   std::vector<float> emb;
@@ -79,7 +80,7 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
       ClipObs ob;
       ob.id = g.id;
       ob.box = cv::Rect2f(g.visible_box);
-      ob.area = g.mask.area();
+      ob.shape = mask_shape(g.mask, ob.box);
       if (keep_masks) ob.mask = g.mask;
       ob.label = static_cast<int>(g.behaviour);
       boxes.push_back(ob.box);
@@ -107,8 +108,7 @@ void clip_features(const Clip& c, int emb_dim, std::vector<float>* X, std::vecto
       h.lm = &lm;
       const size_t base = X->size();
       X->resize(base + static_cast<size_t>(n), 0.0f);
-      const float fill = o.box.area() > 0 ? std::min(1.0f, static_cast<float>(o.area) / o.box.area()) : -1.0f;
-      h.push_and_features(fr.t, o.box, fill, X->data() + base);
+      h.push_and_features(fr.t, o.box, o.shape, X->data() + base);
       if (emb_dim > 0 && static_cast<int>(o.emb.size()) == emb_dim)
         std::copy(o.emb.begin(), o.emb.end(), X->data() + base + F);
       y->push_back(o.label);
@@ -159,11 +159,6 @@ BehaviourEvalReport finish_run(const StreamRun& run) {
   return rep;
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path + ": cannot open");
-  return nlohmann::json::parse(in);
-}
 
 void write_json(const std::string& path, const nlohmann::json& j) {
   std::ofstream f(path);
@@ -250,7 +245,7 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
   }
   if (!o.smoothing) {
     // Same weights, stay = 0: a temporary copy of the model directory's config.
-    nlohmann::json j = read_json((fs::path(o.model_dir) / "config.json").string());
+    nlohmann::json j = read_json_file((fs::path(o.model_dir) / "config.json").string());
     j["stay"] = 0.0;
     const fs::path tmp = fs::temp_directory_path() / fmt::format("eh-behaviour-nosmooth-{}", ::getpid());
     fs::create_directories(tmp);
