@@ -12,6 +12,8 @@
 #include "bench/op_profiler.h"
 #include "bench/suites.h"
 #include "models/dinov3_vit.h"
+#include "models/sam3/detector.h"
+#include "models/sam3/neck.h"
 #include "models/sam3/pe_vit.h"
 #include "models/student_encoder.h"
 
@@ -183,6 +185,54 @@ void backbones_suite(Context& ctx) {
   ctx.add(rd);
 }
 
+// The whole full-size SAM 3 image path at 1008x1008 (random weights): trunk, both necks (the
+// detector's and the tracker's) and the detector heads prompted with one text embedding of the
+// length "pig" has. This is the teacher's per-frame cost and peak memory, the denominator of the
+// system-level ratios; the tracker (memory attention, mask decoder) is not in it.
+void teacher_suite(Context& ctx) {
+  torch::NoGradGuard g;
+  auto frame = torch::randn({1, 3, 1008, 1008});
+  MemProbe mem;  // before the models are built: weights count
+  models::Sam3DualViTDetNeck backbone(models::sam3_full_backbone_config());
+  models::Sam3Detector detector(models::sam3_full_detector_config());
+  backbone->eval();
+  detector->eval();
+  const int64_t d = detector->config().d_model, text_len = 32, text_valid = 4;  // <sot> pig <eot> + padding
+  auto text = torch::randn({text_len, 1, d});
+  auto text_mask = torch::arange(text_len).ge(text_valid).unsqueeze(0);
+  OpProfiler prof;
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+  auto t0 = clock::now();
+  auto trunk = backbone->trunk()->forward(frame);
+  const double trunk_ms = ms_since(t0);
+  auto t1 = clock::now();
+  auto necks = backbone->forward_necks(trunk.back());
+  const double necks_ms = ms_since(t1);
+  auto t2 = clock::now();
+  // SAM3VLBackbone's scalp: the detector reads the first three detector-neck levels.
+  std::vector<at::Tensor> feats(necks.sam3_out.begin(), necks.sam3_out.begin() + 3);
+  auto out = detector->forward(feats, text, text_mask);
+  const double det_ms = ms_since(t2), total_ms = ms_since(t0);
+  double params = 0;
+  for (const auto& p : backbone->parameters()) params += static_cast<double>(p.numel());
+  for (const auto& p : detector->parameters()) params += static_cast<double>(p.numel());
+  Row r{"teacher", "SAM 3 full image path 1008 (trunk + both necks + detector, text prompt)", {},
+        fmt::format("1 repetition; masks {}; peak counts weights + activations; tracker not included",
+                    fmt::join(out.pred_masks.sizes(), "x"))};
+  r.values["ms_per_frame"] = total_ms;
+  r.values["trunk_ms"] = trunk_ms;
+  r.values["necks_ms"] = necks_ms;
+  r.values["detector_ms"] = det_ms;
+  r.values["gflop_per_frame"] = prof.total_flops() / 1e9;
+  r.values["gflops"] = prof.total_flops() / 1e9 / (total_ms / 1e3);
+  r.values["params_m"] = params / 1e6;
+  r.values["weights_mb"] = weight_mb(*backbone) + weight_mb(*detector);
+  r.values["peak_rss_mb"] = mem.peak_mb();
+  ctx.shared["teacher_full"] = {{"ms", total_ms}, {"peak_mb", r.values["peak_rss_mb"]}};
+  ctx.add(r);
+}
+
 // The student encoder alone with its kernel breakdown (no teacher): for iterating on kernels.
 // One row per heavy kernel kind of a measured model: its share of the gemm yardstick, and when
 // below 50% the reason in numbers (arithmetic intensity against the machine balance).
@@ -240,6 +290,8 @@ const std::vector<Suite>& suites() {
   static const std::vector<Suite> all = {
       {"gemm", "fp32 matmul and conv3x3 GFLOP/s: the machine's practical peak", gemm_suite},
       {"backbones", "teacher trunk vs student encoder per frame; DINOv3 per crop", backbones_suite},
+      {"teacher", "full-size SAM 3 image path (trunk, necks, detector heads) per 1008 frame: time per stage, peak RSS",
+       teacher_suite},
       {"student", "student encoder alone with its kernel breakdown (a subset of backbones)", student_suite, false},
       {"pipeline", "ms/frame per stage (decode, backbone, necks, tracker, embedder, store), teacher vs student",
        [](Context& c) { pipeline_suite(c); }},
