@@ -1,0 +1,207 @@
+// SAM 3 tracker (Sam3TrackerBase) against the upstream fixture in tests/data/sam3_tracker (written by
+// tools/fixtures/sam3_tracker/gen.py): the released key set, each component on the fixture's recorded inputs
+// (prompt encoder, mask decoder, memory encoder, memory attention), and whole multi-frame tracking runs in
+// two scenarios (points, then tracking; mask, tracking, correction click, tracking) with every stored output
+// and intermediate compared frame by frame. Tolerance: the fixture README's 1e-4 + 1e-4*|ref|, never widened here.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <torch/torch.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/state_dict.h"
+#include "core/tensor_io.h"
+#include "models/manifest_compare.h"
+#include "models/sam3/components.h"
+#include "models/sam3/tracker.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace eh::models;
+
+namespace {
+
+const fs::path kDir = fs::path(EH_TEST_DATA_DIR "/sam3_tracker");
+const fs::path kFull = fs::path(EH_TEST_DATA_DIR "/sam3_backbone/manifest_full.tsv");
+constexpr int64_t kNumFrames = 5;
+
+class Sam3TrackerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kDir / "io.safetensors")) GTEST_SKIP() << "fixture missing: " << kDir;
+  }
+};
+
+Sam3Tracker load_net() {
+  auto cfg = eh::Config::load((kDir / "config.json").string());
+  Sam3Tracker net(Sam3TrackerConfig::from(cfg));
+  eh::load_state_dict(*net, (kDir / "weights.safetensors").string());  // strict
+  net->eval();
+  return net;
+}
+
+struct Io {
+  eh::st::File f = eh::st::File::open((kDir / "io.safetensors").string());
+  bool has(const std::string& k) const { return f.find(k) != nullptr; }
+  at::Tensor get(const std::string& k) const { return eh::read_tensor(f, k); }
+  Sam3TrackerFrame frame(int64_t t) const {
+    const std::string p = "video.f" + std::to_string(t) + ".input.backbone_fpn.";
+    return {get(p + "0"), get(p + "1"), get(p + "2"), get("video.input.vision_pos_enc.2")};
+  }
+};
+
+// Compares at 1e-4 + 1e-4*|ref|; bool / integer tensors must be equal. Keeps the worst ratio error / tolerance.
+struct Checker {
+  double worst = 0;
+  std::string worst_key;
+  int compared = 0;
+  std::vector<std::string> failures;
+  bool check(const std::string& key, const at::Tensor& got_in, const at::Tensor& ref) {
+    ++compared;
+    if (!got_in.defined()) {
+      failures.push_back(key + ": not produced");
+      return false;
+    }
+    auto got = got_in.detach();
+    if (got.sizes() != ref.sizes()) {
+      failures.push_back(key + ": shape " + eh::shape_str(got.sizes()) + " vs " + eh::shape_str(ref.sizes()));
+      return false;
+    }
+    if (ref.scalar_type() == torch::kBool || ref.scalar_type() == torch::kLong) {
+      if (!torch::equal(got.to(ref.scalar_type()), ref)) {
+        failures.push_back(key + ": differs");
+        return false;
+      }
+      return true;
+    }
+    auto r = ref.to(torch::kDouble), g = got.to(torch::kDouble);
+    auto ratio = ((g - r).abs() / (1e-4 + 1e-4 * r.abs())).max().item<double>();
+    if (ratio > worst) {
+      worst = ratio;
+      worst_key = key;
+    }
+    if (!(ratio <= 1.0)) {
+      std::ostringstream s;
+      s << key << ": max |diff| " << (g - r).abs().max().item<double>() << " exceeds 1e-4 + 1e-4*|ref| (ratio " << ratio
+        << ")";
+      failures.push_back(s.str());
+      return false;
+    }
+    return true;
+  }
+  std::string report() const {
+    std::string s;
+    for (const auto& f : failures) s += f + "\n";
+    return s + "worst " + worst_key + " at " + std::to_string(worst) + " of the tolerance";
+  }
+};
+
+struct Step {
+  int64_t frame;
+  bool init_cond;
+};
+const std::map<std::string, std::vector<Step>>& scenarios() {
+  static const std::map<std::string, std::vector<Step>> s = {
+      {"points", {{0, true}, {1, false}, {2, false}, {3, false}, {4, false}}},
+      {"mask", {{0, true}, {1, false}, {2, false}, {3, false}}}};
+  return s;
+}
+
+Sam3TrackerPrompt prompt_of(const Io& io, const std::string& pre) {
+  Sam3TrackerPrompt p;
+  if (io.has(pre + "input.points")) {
+    p.point_coords = io.get(pre + "input.points");
+    p.point_labels = io.get(pre + "input.point_labels");
+  }
+  if (io.has(pre + "input.mask")) p.mask = io.get(pre + "input.mask");
+  return p;
+}
+
+// Runs a scenario through track(); compares every stored tensor of every frame. Returns the number of
+// stored tensors of the scenario (inputs excluded).
+int run_scenario(Sam3Tracker& net, const Io& io, const std::string& name, Checker& ck) {
+  torch::NoGradGuard g;
+  Sam3TrackerMemory mem;
+  int stored = 0;
+  for (const auto& st : scenarios().at(name)) {
+    const std::string pre = name + ".f" + std::to_string(st.frame) + ".";
+    eh::models::TensorMap trace;
+    auto prompt = prompt_of(io, pre);
+    auto out = net->track_step(st.frame, st.init_cond, io.frame(st.frame), prompt, mem, kNumFrames, true, &trace);
+    mem.add(st.frame, st.init_cond || prompt.has_points() || prompt.has_mask(), out);
+    mem.prune(st.frame + 1, net->config());
+    trace["output.low_res_masks"] = out.low_res_masks;
+    trace["output.high_res_masks"] = out.high_res_masks;
+    trace["output.obj_ptr"] = out.obj_ptr;
+    trace["output.object_score_logits"] = out.object_score_logits;
+    trace["output.maskmem_features"] = out.maskmem_features;
+    trace["output.maskmem_pos_enc"] = out.maskmem_pos_enc;
+    for (const auto& t : io.f.tensors()) {
+      if (t.name.rfind(pre, 0) != 0) continue;
+      const std::string k = t.name.substr(pre.size());
+      if (k.rfind("input.", 0) == 0) continue;
+      ++stored;
+      auto it = trace.find(k);
+      ck.check(t.name, it == trace.end() ? at::Tensor() : it->second, io.get(t.name));
+    }
+  }
+  return stored;
+}
+
+}  // namespace
+
+// ---- stage 1: keys ------------------------------------------------------------------------------
+
+TEST(Sam3TrackerKeys, FullSizeKeysAndShapesAreTheTrackerSliceOfSam3Pt) {
+  // Every `tracker.*` row of sam3.pt's manifest, prefix stripped, in order, with its shape and dtype.
+  auto full = read_manifest(kFull.string());
+  Manifest ref;
+  int64_t params = 0;
+  for (const auto& e : full.entries) {
+    if (e.key.rfind("tracker.", 0) != 0) continue;
+    ref.entries.push_back({e.key.substr(8), e.shape, e.dtype});
+    if (e.key.find("positional_encoding_gaussian_matrix") == std::string::npos) params += manifest_numel(e.shape);
+  }
+  ASSERT_EQ(ref.entries.size(), 309u);
+  EXPECT_EQ(params, 11743362);
+  ref.params = params;
+  Sam3Tracker net(sam3_full_tracker_config());
+  auto ours = parse_manifest(eh::manifest(*net, "sam3_tracker full"), "ours");
+  auto diff = compare_manifests(ours, ref);
+  std::string all;
+  for (const auto& d : diff) all += d + "\n";
+  EXPECT_TRUE(diff.empty()) << all;
+  auto n = eh::count_elements(*net);
+  EXPECT_EQ(n.params, 11743362);
+  EXPECT_EQ(n.buffers, 256);  // sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix [2, 128]
+}
+
+TEST(Sam3TrackerKeys, ComponentTableCountsTheTrackerUnderItsPrefix) {
+  EXPECT_EQ(sam3_arch_root("sam3_tracker"), "tracker.");
+  Sam3Tracker net(sam3_full_tracker_config());
+  auto m = parse_manifest(eh::manifest(*net, "sam3_tracker full"), "ours");
+  auto c = sam3_component_counts(m, "tracker.");
+  EXPECT_TRUE(c.unassigned.empty());
+  EXPECT_EQ(c.total_params, 11743362);
+  EXPECT_EQ(c.total_keys, 309);
+}
+
+TEST_F(Sam3TrackerTest, ReducedWeightsBindStrictlyAndAWrongConfigIsRejected) {
+  auto net = load_net();  // strict: throws on any missing / unexpected / mis-shaped key
+  auto cfg = eh::Config::load((kDir / "config.json").string());
+  auto j = cfg.json();
+  j["num_maskmem"] = 4;  // maskmem_tpos_enc [4, ...] vs the file's [3, ...]
+  eh::Config bad(j, "bad.json");
+  Sam3Tracker other(Sam3TrackerConfig::from(bad));
+  EXPECT_THROW(eh::load_state_dict(*other, (kDir / "weights.safetensors").string()), eh::Error);
+  j = cfg.json();
+  j["num_maskmen"] = 4;
+  eh::Config typo(j, "typo.json");
+  EXPECT_THROW(Sam3TrackerConfig::from(typo), eh::Error);
+}
