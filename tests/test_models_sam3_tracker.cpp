@@ -205,3 +205,44 @@ TEST_F(Sam3TrackerTest, ReducedWeightsBindStrictlyAndAWrongConfigIsRejected) {
   eh::Config typo(j, "typo.json");
   EXPECT_THROW(Sam3TrackerConfig::from(typo), eh::Error);
 }
+
+// ---- stage 2: SAM prompt encoder + mask decoder -------------------------------------------------
+
+TEST_F(Sam3TrackerTest, PromptEncoderAndMaskDecoderMatchUpstreamOnEveryFrame) {
+  torch::NoGradGuard g;
+  auto net = load_net();
+  Io io;
+  Checker ck;
+  int frames = 0;
+  for (const auto& [name, steps] : scenarios())
+    for (const auto& st : steps) {
+      const std::string pre = name + ".f" + std::to_string(st.frame) + ".intermediate.";
+      auto prompt = prompt_of(io, name + ".f" + std::to_string(st.frame) + ".");
+      const int64_t B = 2;
+      at::Tensor coords = prompt.point_coords, labels = prompt.point_labels;
+      if (!coords.defined()) {
+        coords = torch::zeros({B, 1, 2});
+        labels = -torch::ones({B, 1}, torch::kLong);
+      }
+      at::Tensor mask_prompt;
+      if (io.has(pre + "prompt_encoder.mask_prompt")) mask_prompt = io.get(pre + "prompt_encoder.mask_prompt");
+      auto [sparse, dense] = net->prompt_encoder()->forward(coords, labels, mask_prompt);
+      ck.check(pre + "prompt_encoder.sparse", sparse, io.get(pre + "prompt_encoder.sparse"));
+      ck.check(pre + "prompt_encoder.dense", dense, io.get(pre + "prompt_encoder.dense"));
+      auto f = io.frame(st.frame);
+      auto dec = net->mask_decoder();
+      auto s0 = dec->conv_s0(f.fpn0).expand({B, -1, -1, -1}), s1 = dec->conv_s1(f.fpn1).expand({B, -1, -1, -1});
+      const bool multimask = io.get(pre + "mask_decoder.multimask_output").item<bool>();
+      auto o = dec->forward(io.get(pre + "mask_decoder.image_embeddings"), net->prompt_encoder()->dense_pe(),
+                            io.get(pre + "prompt_encoder.sparse"), io.get(pre + "prompt_encoder.dense"), multimask, s0, s1);
+      ck.check(pre + "mask_decoder.masks", o.masks, io.get(pre + "mask_decoder.masks"));
+      ck.check(pre + "mask_decoder.iou_pred", o.iou_pred, io.get(pre + "mask_decoder.iou_pred"));
+      ck.check(pre + "mask_decoder.sam_tokens_out", o.sam_tokens_out, io.get(pre + "mask_decoder.sam_tokens_out"));
+      ck.check(pre + "mask_decoder.object_score_logits", o.object_score_logits,
+               io.get(pre + "mask_decoder.object_score_logits"));
+      ++frames;
+    }
+  EXPECT_EQ(frames, 9);
+  EXPECT_TRUE(ck.failures.empty()) << ck.report();
+  std::cout << "[prompt encoder + mask decoder] " << ck.compared << " tensors, " << ck.report() << "\n";
+}
