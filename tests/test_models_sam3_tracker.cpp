@@ -246,3 +246,34 @@ TEST_F(Sam3TrackerTest, PromptEncoderAndMaskDecoderMatchUpstreamOnEveryFrame) {
   EXPECT_TRUE(ck.failures.empty()) << ck.report();
   std::cout << "[prompt encoder + mask decoder] " << ck.compared << " tensors, " << ck.report() << "\n";
 }
+
+// ---- stage 3: memory encoder ----------------------------------------------------------------------
+
+TEST_F(Sam3TrackerTest, MemoryEncoderMatchesUpstreamOnEveryFrame) {
+  torch::NoGradGuard g;
+  auto net = load_net();
+  Io io;
+  Checker ck;
+  for (const auto& [name, steps] : scenarios())
+    for (const auto& st : steps) {
+      const std::string pre = name + ".f" + std::to_string(st.frame) + ".";
+      const bool from_points = io.has(pre + "input.points");
+      auto feat = io.frame(st.frame).fpn2.expand({2, -1, -1, -1});
+      auto high = io.get(pre + "output.high_res_masks");
+      // the memory encoder alone, on the mask the tracker gives it
+      auto m = from_points ? (high > 0).to(torch::kFloat) : torch::sigmoid(high);
+      auto enc = net->memory_encoder()->forward(feat, m * 20.0 + (-10.0));
+      ck.check(pre + "intermediate.memory_encoder.vision_features", enc.vision_features,
+               io.get(pre + "intermediate.memory_encoder.vision_features"));
+      ck.check(pre + "intermediate.memory_encoder.vision_pos_enc", enc.vision_pos_enc,
+               io.get(pre + "intermediate.memory_encoder.vision_pos_enc"));
+      // _encode_new_memory (no-object embedding where the object score is <= 0)
+      auto [features, pos] =
+          net->encode_new_memory(feat, high, io.get(pre + "output.object_score_logits"), from_points);
+      ck.check(pre + "output.maskmem_features", features, io.get(pre + "output.maskmem_features"));
+      ck.check(pre + "output.maskmem_pos_enc", pos, io.get(pre + "output.maskmem_pos_enc"));
+    }
+  EXPECT_EQ(ck.compared, 36);
+  EXPECT_TRUE(ck.failures.empty()) << ck.report();
+  std::cout << "[memory encoder] " << ck.compared << " tensors, " << ck.report() << "\n";
+}
