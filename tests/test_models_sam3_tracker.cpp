@@ -277,3 +277,26 @@ TEST_F(Sam3TrackerTest, MemoryEncoderMatchesUpstreamOnEveryFrame) {
   EXPECT_TRUE(ck.failures.empty()) << ck.report();
   std::cout << "[memory encoder] " << ck.compared << " tensors, " << ck.report() << "\n";
 }
+
+// ---- stage 4: memory attention --------------------------------------------------------------------
+
+TEST_F(Sam3TrackerTest, MemoryAttentionMatchesUpstreamOnEveryTrackedFrame) {
+  torch::NoGradGuard g;
+  auto net = load_net();
+  Io io;
+  Checker ck;
+  for (const auto& [name, steps] : scenarios())
+    for (const auto& st : steps) {
+      const std::string pre = name + ".f" + std::to_string(st.frame) + ".intermediate.memory_attention.";
+      if (!io.has(pre + "memory")) continue;
+      auto f = io.frame(st.frame);
+      auto src = f.fpn2.expand({2, -1, -1, -1}).flatten(2).permute({2, 0, 1});
+      auto pos = f.pos2.expand({2, -1, -1, -1}).flatten(2).permute({2, 0, 1});
+      auto out = net->memory_attention()->forward(src, pos, io.get(pre + "prompt"), io.get(pre + "prompt_pos"),
+                                                  io.get(pre + "num_obj_ptr_tokens").item<int64_t>());
+      ck.check(pre + "memory", out, io.get(pre + "memory"));
+    }
+  EXPECT_EQ(ck.compared, 7);  // points f1..f4, mask f1..f3 (f2 is a correction click, also memory-conditioned)
+  EXPECT_TRUE(ck.failures.empty()) << ck.report();
+  std::cout << "[memory attention] " << ck.compared << " tensors, " << ck.report() << "\n";
+}
