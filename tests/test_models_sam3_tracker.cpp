@@ -300,3 +300,95 @@ TEST_F(Sam3TrackerTest, MemoryAttentionMatchesUpstreamOnEveryTrackedFrame) {
   EXPECT_TRUE(ck.failures.empty()) << ck.report();
   std::cout << "[memory attention] " << ck.compared << " tensors, " << ck.report() << "\n";
 }
+
+// ---- stage 5: multi-frame tracking ----------------------------------------------------------------
+
+TEST_F(Sam3TrackerTest, MultiFrameTrackingMatchesUpstreamFrameByFrame) {
+  auto net = load_net();
+  Io io;
+  for (const auto& [name, steps] : scenarios()) {
+    Checker ck;
+    const int stored = run_scenario(net, io, name, ck);
+    EXPECT_GT(stored, 20 * static_cast<int>(steps.size()) - 20) << name;
+    EXPECT_EQ(ck.compared, stored) << name;
+    EXPECT_TRUE(ck.failures.empty()) << name << ":\n" << ck.report();
+    std::cout << "[track " << name << "] " << ck.compared << " tensors over " << steps.size() << " frames, "
+              << ck.report() << "\n";
+  }
+}
+
+TEST_F(Sam3TrackerTest, PerturbingOneWeightBreaksParity) {
+  // The memory attention's first cross-attention key projection: only memory-conditioned frames see it.
+  auto net = load_net();
+  {
+    torch::NoGradGuard g;
+    for (auto& p : net->named_parameters())
+      if (p.key() == "transformer.encoder.layers.0.cross_attn_image.k_proj.weight") p.value()[0][0].add_(0.05);
+  }
+  Io io;
+  Checker ck;
+  run_scenario(net, io, "points", ck);
+  EXPECT_FALSE(ck.failures.empty());
+  bool frame0_ok = true;
+  for (const auto& f : ck.failures) frame0_ok = frame0_ok && f.rfind("points.f0.", 0) != 0;
+  EXPECT_TRUE(frame0_ok) << ck.report();  // frame 0 does not use the memory
+}
+
+TEST_F(Sam3TrackerTest, MemoryBankKeepsConditioningFramesAndPrunesOldOnes) {
+  torch::NoGradGuard g;
+  auto net = load_net();  // num_maskmem 3, max_obj_ptrs_in_encoder 3
+  Io io;
+  Sam3TrackerMemory mem;
+  for (const auto& st : scenarios().at("points")) {
+    auto prompt = prompt_of(io, "points.f" + std::to_string(st.frame) + ".");
+    net->track(st.frame, st.init_cond, io.frame(st.frame), prompt, mem, kNumFrames);
+  }
+  EXPECT_EQ(mem.cond.size(), 1u);
+  EXPECT_EQ(mem.cond.count(0), 1u);
+  std::vector<int64_t> kept;
+  for (const auto& [t, o] : mem.non_cond) kept.push_back(t);
+  EXPECT_EQ(kept, (std::vector<int64_t>{3, 4}));  // frame 5 would read frames 3, 4 only
+  EXPECT_EQ(mem.num_objects(), 2);
+}
+
+TEST(Sam3TrackerUnits, SelectClosestConditioningFrames) {
+  const std::vector<int64_t> cond = {0, 5, 10, 20};
+  auto [a, ua] = sam3_select_closest_cond_frames(12, cond, -1, false);
+  EXPECT_EQ(a, cond);
+  EXPECT_TRUE(ua.empty());
+  auto [b, ub] = sam3_select_closest_cond_frames(12, cond, 2, false);
+  EXPECT_EQ(b, (std::vector<int64_t>{10, 20}));
+  EXPECT_EQ(ub, (std::vector<int64_t>{0, 5}));
+  auto [c, uc] = sam3_select_closest_cond_frames(12, cond, 3, false);
+  EXPECT_EQ(c, (std::vector<int64_t>{10, 20, 5}));
+  auto [d, ud] = sam3_select_closest_cond_frames(12, cond, 3, true);
+  EXPECT_EQ(d, (std::vector<int64_t>{0, 10, 20}));
+  auto [e, ue] = sam3_select_closest_cond_frames(10, cond, 2, false);  // "after" includes the frame itself
+  EXPECT_EQ(e, (std::vector<int64_t>{5, 10}));
+  EXPECT_THROW(sam3_select_closest_cond_frames(12, cond, 1, false), eh::Error);
+}
+
+TEST_F(Sam3TrackerTest, BadInputsAreClearErrors) {
+  torch::NoGradGuard g;
+  auto net = load_net();
+  Io io;
+  Sam3TrackerMemory empty;
+  // a tracked frame needs a conditioning frame in the memory
+  try {
+    net->track_step(1, false, io.frame(1), {}, empty, kNumFrames);
+    FAIL() << "no error";
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no conditioning frame"), std::string::npos) << e.what();
+  }
+  Sam3TrackerPrompt both = prompt_of(io, "points.f0.");
+  both.mask = torch::ones({2, 1, 84, 84}, torch::kBool);
+  EXPECT_THROW(net->track_step(0, true, io.frame(0), both, empty, kNumFrames), eh::Error);
+  auto f = io.frame(0);
+  f.fpn0 = f.fpn0.slice(2, 0, 20);
+  try {
+    net->track_step(0, true, f, prompt_of(io, "points.f0."), empty, kNumFrames);
+    FAIL() << "no error";
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fpn0"), std::string::npos) << e.what();
+  }
+}
