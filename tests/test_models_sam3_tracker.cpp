@@ -5,6 +5,7 @@
 // and intermediate compared frame by frame. Tolerance: the fixture README's 1e-4 + 1e-4*|ref|, never widened here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -58,7 +59,7 @@ struct Io {
 
 // Compares at 1e-4 + 1e-4*|ref|; bool / integer tensors must be equal. Keeps the worst ratio error / tolerance.
 struct Checker {
-  double worst = 0;
+  double worst = 0, max_abs = 0;
   std::string worst_key;
   int compared = 0;
   std::vector<std::string> failures;
@@ -82,6 +83,7 @@ struct Checker {
     }
     auto r = ref.to(torch::kDouble), g = got.to(torch::kDouble);
     auto ratio = ((g - r).abs() / (1e-4 + 1e-4 * r.abs())).max().item<double>();
+    max_abs = std::max(max_abs, (g - r).abs().max().item<double>());
     if (ratio > worst) {
       worst = ratio;
       worst_key = key;
@@ -98,7 +100,10 @@ struct Checker {
   std::string report() const {
     std::string s;
     for (const auto& f : failures) s += f + "\n";
-    return s + "worst " + worst_key + " at " + std::to_string(worst) + " of the tolerance";
+    std::ostringstream o;
+    o << "largest |diff| " << max_abs << "; worst relative to the tolerance: " << (worst_key.empty() ? "-" : worst_key)
+      << " at " << worst;
+    return s + o.str();
   }
 };
 
@@ -391,4 +396,28 @@ TEST_F(Sam3TrackerTest, BadInputsAreClearErrors) {
   } catch (const eh::Error& e) {
     EXPECT_NE(std::string(e.what()).find("fpn0"), std::string::npos) << e.what();
   }
+}
+
+TEST(Sam3TrackerFullSize, TwoFramesRunAtTheReleasedSize) {
+  // Random weights, 1 object: a point-prompted frame, then a tracked frame (memory attention over 5184 tokens).
+  torch::NoGradGuard g;
+  torch::manual_seed(0);
+  Sam3Tracker net(sam3_full_tracker_config());
+  net->eval();
+  const auto& c = net->config();
+  const int64_t G = c.embedding_size(), d = c.d_model;
+  ASSERT_EQ(G, 72);
+  Sam3TrackerFrame f{torch::randn({1, d, 4 * G, 4 * G}), torch::randn({1, d, 2 * G, 2 * G}), torch::randn({1, d, G, G}),
+                     torch::randn({1, d, G, G})};
+  Sam3TrackerPrompt p{torch::tensor({{{500.0f, 400.0f}}}), torch::tensor({{1L}}), {}};
+  Sam3TrackerMemory mem;
+  auto o0 = net->track(0, true, f, p, mem, 10);
+  EXPECT_EQ(o0.low_res_masks.sizes(), (std::vector<int64_t>{1, 1, 288, 288}));
+  EXPECT_EQ(o0.high_res_masks.sizes(), (std::vector<int64_t>{1, 1, 1008, 1008}));
+  EXPECT_EQ(o0.maskmem_features.sizes(), (std::vector<int64_t>{1, 64, 72, 72}));
+  EXPECT_EQ(o0.low_res_multimasks.size(1), 3);  // one point on the initial frame: multimask
+  auto o1 = net->track(1, false, f, {}, mem, 10);
+  EXPECT_EQ(o1.obj_ptr.sizes(), (std::vector<int64_t>{1, 256}));
+  EXPECT_TRUE(torch::isfinite(o1.high_res_masks).all().item<bool>());
+  EXPECT_TRUE(torch::isfinite(o1.maskmem_features).all().item<bool>());
 }
