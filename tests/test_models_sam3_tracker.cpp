@@ -421,3 +421,47 @@ TEST(Sam3TrackerFullSize, TwoFramesRunAtTheReleasedSize) {
   EXPECT_TRUE(torch::isfinite(o1.high_res_masks).all().item<bool>());
   EXPECT_TRUE(torch::isfinite(o1.maskmem_features).all().item<bool>());
 }
+
+TEST_F(Sam3TrackerTest, LoadsTheTrackerPartOfAVideoImageOrTrackerOnlyCheckpoint) {
+  // The fixture's weights inside synthetic checkpoints: video naming (detector.* + tracker.*), image model with
+  // instance interactivity (inst_interactive_predictor.model.*), tracker only; a detector-only file is refused.
+  auto w = eh::st::File::open((kDir / "weights.safetensors").string());
+  eh::NamedTensors video, image, detector_only;
+  video.emplace_back("detector.backbone.vision_backbone.trunk.pos_embed", torch::zeros({1, 5, 8}));
+  image.emplace_back("backbone.vision_backbone.trunk.pos_embed", torch::zeros({1, 5, 8}));
+  detector_only.emplace_back("detector.backbone.vision_backbone.trunk.pos_embed", torch::zeros({1, 5, 8}));
+  for (const auto& t : w.tensors()) {
+    auto x = eh::read_tensor(w, t.name);
+    video.emplace_back("tracker." + t.name, x);
+    image.emplace_back("inst_interactive_predictor.model." + t.name, x);
+  }
+  auto d = eh::test::temp_dir("sam3_trk_load");
+  eh::write_tensors((d / "video.safetensors").string(), video);
+  eh::write_tensors((d / "image.safetensors").string(), image);
+  eh::write_tensors((d / "det.safetensors").string(), detector_only);
+  auto cfg = eh::Config::load((kDir / "config.json").string());
+  const auto tc = Sam3TrackerConfig::from(cfg);
+  Io io;
+  auto ref = io.get("points.f0.output.obj_ptr");
+  torch::NoGradGuard g;
+  for (const auto& [file, prefix] :
+       {std::pair<std::string, std::string>{(d / "video.safetensors").string(), "tracker."},
+        {(d / "image.safetensors").string(), "inst_interactive_predictor.model."},
+        {(kDir / "weights.safetensors").string(), ""}}) {
+    Sam3Tracker net(tc);
+    net->eval();
+    EXPECT_EQ(sam3_load_tracker(net, file), prefix);
+    Sam3TrackerMemory mem;
+    auto out = net->track_step(0, true, io.frame(0), prompt_of(io, "points.f0."), mem, kNumFrames);
+    EXPECT_TRUE(torch::equal(out.obj_ptr, ref)) << file;
+  }
+  Sam3Tracker net(tc);
+  try {
+    sam3_load_tracker(net, (d / "det.safetensors").string());
+    FAIL() << "expected an error";
+  } catch (const eh::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("det.safetensors"), std::string::npos) << m;
+    EXPECT_NE(m.find("has no SAM 3 tracker"), std::string::npos) << m;
+  }
+}

@@ -13,7 +13,10 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/safetensors.h"
+#include "core/state_dict.h"
 #include "core/tensor_io.h"
+#include "models/sam3/components.h"
 
 namespace eh::models {
 
@@ -414,6 +417,51 @@ Sam3TrackStepOutput Sam3TrackerImpl::track(int64_t frame_idx, bool is_init_cond_
   memory.add(frame_idx, is_init_cond_frame || prompt.has_points() || prompt.has_mask(), out);
   memory.prune(frame_idx + 1, cfg_);
   return out;
+}
+
+// ---- checkpoint ---------------------------------------------------------------------------------
+
+std::string sam3_load_tracker(Sam3Tracker& net, const std::string& path) {
+  auto f = st::File::open(path);
+  const auto sd = state_dict(*net);
+  auto has_prefix = [&](const std::string& p) {
+    for (const auto& t : f.tensors())
+      if (t.name.rfind(p, 0) == 0) return true;
+    return false;
+  };
+  std::string prefix;
+  if (has_prefix("tracker."))
+    prefix = "tracker.";
+  else if (has_prefix("inst_interactive_predictor.model."))
+    prefix = "inst_interactive_predictor.model.";
+  else if (!sd.empty() && f.find(sd.front().first) != nullptr)
+    prefix = "";  // a tracker-only file
+  else {
+    std::vector<std::string> keys;
+    for (const auto& t : f.tensors()) keys.push_back(t.name);
+    throw Error(path + " is " + sam3_checkpoint_kind(keys).describe() + ": it has no SAM 3 tracker (expected " +
+                std::to_string(sd.size()) + " keys under tracker. or inst_interactive_predictor.model., e.g. tracker." +
+                sd.front().first + ")");
+  }
+  std::string problems;
+  int n = 0;
+  for (const auto& [k, v] : sd) {
+    const auto* t = f.find(prefix + k);
+    if (!t) {
+      problems += "\n  missing " + prefix + k + " " + shape_str(v.sizes());
+      ++n;
+    } else if (at::IntArrayRef(t->shape) != v.sizes()) {
+      problems += "\n  " + prefix + k + ": expected " + shape_str(v.sizes()) + ", found " + shape_str(at::IntArrayRef(t->shape));
+      ++n;
+    }
+  }
+  if (n) throw Error(path + ": " + std::to_string(n) + " tracker key(s) missing or mis-shaped (nothing was loaded):" + problems);
+  BindOptions opt;
+  opt.strict = prefix.empty();  // a tracker-only file must hold nothing else
+  opt.prefix = prefix;
+  auto rep = load_state_dict(*net, f, opt);
+  if (!rep.missing.empty() || !rep.mismatched.empty()) throw Error(path + ": " + rep.summary());
+  return prefix;
 }
 
 // ---- arch ---------------------------------------------------------------------------------------

@@ -132,6 +132,12 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> sam3_select_closest_cond_f
                                                                                       int64_t max_cond_frames,
                                                                                       bool keep_first_cond_frame);
 
+// Binds the tracker part of a SAM 3 checkpoint (safetensors): the video model's sam3.pt (keys `tracker.*`), an
+// image model with instance interactivity (`inst_interactive_predictor.model.*`) or a tracker-only file (no
+// prefix). Before anything is copied it checks that every key of `net` is there with its shape; a file without
+// the tracker is an eh::Error saying what the file is. Other groups are left alone. Returns the prefix used.
+std::string sam3_load_tracker(Sam3Tracker& net, const std::string& path);
+
 Arch sam3_tracker_arch();
 
 }  // namespace eh::models
