@@ -13,10 +13,12 @@ Arch student_arch();
 Arch sam3_backbone_arch();
 Arch sam3_detector_arch();
 Arch sam3_text_encoder_arch();
+Arch sam3_tracker_arch();
 
 const std::vector<Arch>& archs() {
   static const std::vector<Arch> all = {dinov3_arch(), tinyvit_arch(), fpn_arch(), student_arch(), sam3_backbone_arch(),
-                                     sam3_detector_arch(), sam3_text_encoder_arch(), toy_mlp_arch()};
+                                     sam3_detector_arch(), sam3_text_encoder_arch(), sam3_tracker_arch(),
+                                     toy_mlp_arch()};
   return all;
 }
 

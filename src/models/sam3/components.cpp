@@ -140,6 +140,7 @@ std::string sam3_arch_root(const std::string& arch) {
   if (arch == "sam3_backbone") return kVB;
   if (arch == "sam3_detector") return "detector.";
   if (arch == "sam3_text_encoder") return "detector.backbone.language_backbone.";
+  if (arch == "sam3_tracker") return "tracker.";
   return "";
 }
 

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/tensor_io.h"
 #include "models/layers.h"
+#include "models/sam3/attention.h"
 
 namespace eh::models {
 
@@ -93,15 +94,6 @@ std::pair<at::Tensor, at::Tensor> sam3_axial_rope(int64_t dim, int64_t end_x, in
 
 namespace {
 
-// Rotates consecutive (even, odd) channel pairs as complex numbers: x * (cos + i sin).
-at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  auto shape = x.sizes().vec();
-  auto p = x.reshape({x.size(0), x.size(1), x.size(2), -1, 2});
-  auto re = p.select(-1, 0), im = p.select(-1, 1);
-  auto c = cos.to(x.options()), s = sin.to(x.options());
-  return torch::stack({re * c - im * s, re * s + im * c}, -1).reshape(shape);
-}
-
 // softmax(q k^T / sqrt(d)) v over [N, heads, L, d]; large maps are done a few (N*heads) slices at a
 // time so the full-size global blocks (L = 5184) do not hold every attention map at once.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
@@ -139,8 +131,8 @@ struct Sam3AttentionImpl : torch::nn::Module {
       if (rope_cos.size(0) != L)
         throw Error("sam3 trunk: RoPE table holds " + std::to_string(rope_cos.size(0)) + " positions but the attention sees " +
                     std::to_string(h) + "x" + std::to_string(w) + " tokens; the input must be img_size x img_size");
-      q = apply_rope(q, rope_cos, rope_sin);
-      k = apply_rope(k, rope_cos, rope_sin);
+      q = sam3_apply_rope(q, rope_cos, rope_sin);
+      k = sam3_apply_rope(k, rope_cos, rope_sin);
     }
     if (trace) {
       (*trace)[tag + ".q_rope"] = q;
