@@ -14,6 +14,7 @@
 #include "core/safetensors.h"
 #include "core/sha256.h"
 #include "core/tensor_io.h"
+#include "models/sam3/detector.h"
 #include "models/sam3/prompt_embedding.h"
 #include "models/sam3/text_encoder.h"
 #include "test_util.h"
@@ -99,6 +100,37 @@ TEST(Sam3EncodePrompt, StoresTheTextEncodersOutputForUpstreamsIds) {
     EXPECT_EQ(j["text_encoder"]["config_sha256"], eh::sha256_file_hex(g.config.string()));
     EXPECT_EQ(j["token_ids"].get<std::vector<int64_t>>(), ids);
   }
+}
+
+TEST(Sam3EncodePrompt, TheDetectorTakesTheStoredEmbeddingAsItsTextInput) {
+  // The reduced detector fixture has d_model 32 like the reduced text encoder: the loaded tensors go straight into
+  // Sam3Detector::forward (one image, the fixture's first) and give what the encoder's own output gives.
+  const fs::path kDet = fs::path(EH_TEST_DATA_DIR "/sam3_detector");
+  const auto d = eh::test::temp_dir("sam3_encode_prompt_detector");
+  const auto g = grow_encoder(d, 715);
+  auto r = eh::test::run_cli("encode-prompt --text-encoder " + g.config.string() + "+" + g.weights.string() +
+                             " --vocab " + (kTok / "vocab.txt.gz").string() + " --prompt pig --out " + (d / "m").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto dcfg = eh::Config::load((kDet / "config.json").string());
+  eh::models::Sam3Detector det(eh::models::Sam3DetectorConfig::from(dcfg));
+  eh::models::sam3_load_detector(det, (kDet / "weights.safetensors").string());
+  det->eval();
+  const auto stored = eh::models::sam3_load_prompt_embedding((d / "m").string(), det->config().d_model);
+
+  eh::Config ecfg = eh::Config::load(g.config.string());
+  eh::models::Sam3TextEncoder enc(eh::models::Sam3TextEncoderConfig::from(ecfg));
+  eh::models::sam3_load_text_encoder(enc, g.weights.string());
+  torch::NoGradGuard ng;
+  const auto direct = enc->forward(torch::tensor(stored.token_ids, torch::kLong).reshape({1, -1}));
+
+  const auto io = eh::st::File::open((kDet / "io.safetensors").string());
+  std::vector<at::Tensor> feats;
+  for (int i = 0; i < 3; ++i) feats.push_back(eh::read_tensor(io, "input.backbone_fpn." + std::to_string(i)).slice(0, 0, 1));
+  const auto a = det->forward(feats, stored.language_features, stored.language_mask);
+  const auto b = det->forward(feats, direct.language_features, direct.language_mask);
+  EXPECT_EQ(a.pred_logits.sizes(), (std::vector<int64_t>{1, 8, 1}));
+  EXPECT_TRUE(torch::equal(a.pred_logits, b.pred_logits));
+  EXPECT_TRUE(torch::equal(a.pred_masks, b.pred_masks));
 }
 
 TEST(Sam3EncodePrompt, ClearErrors) {
