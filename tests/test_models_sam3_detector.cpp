@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <torch/torch.h>
@@ -47,6 +48,68 @@ TEST_F(Sam3DetectorTest, ParityAtReadmeTolerance) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" 0 failed, 0 skipped"), std::string::npos) << r.out;
+}
+
+namespace {
+// The fixture's weights with one tensor edited, written to `dir`; returns the `edgeherd parity` output for them.
+eh::test::CliResult parity_with_edited_weight(const fs::path& dir, const std::string& key,
+                                              const std::function<at::Tensor(at::Tensor)>& edit) {
+  auto w = eh::st::File::open((kDir / "weights.safetensors").string());
+  eh::NamedTensors out;
+  bool found = false;
+  for (const auto& t : w.tensors()) {
+    auto x = eh::read_tensor(w, t.name).clone();
+    if (t.name == key) {
+      x = edit(x);
+      found = true;
+    }
+    out.emplace_back(t.name, x);
+  }
+  EXPECT_TRUE(found) << key;
+  const auto path = dir / "weights_edited.safetensors";
+  eh::write_tensors(path.string(), out, {}, true);
+  return eh::test::run_cli("parity --arch sam3_detector --config " + (kDir / "config.json").string() + " --weights " +
+                           path.string() + " --io " + (kDir / "io.safetensors").string() + " --atol 1e-4 --rtol 1e-4");
+}
+
+bool row_fails(const std::string& table, const std::string& tensor) {
+  std::istringstream in(table);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(tensor + " ", 0) == 0) return line.find("FAIL") != std::string::npos;
+  return false;
+}
+}  // namespace
+
+TEST_F(Sam3DetectorTest, ParityFailsForAPerturbedWeight) {
+  // Deliberate mistake: one weight of the last decoder layer's FFN off by 1e-2 (its weights are ~0.1). The check
+  // must catch it: the decoder's outputs fail while what comes before the decoder still passes.
+  auto d = eh::test::temp_dir("sam3_det_perturbed");
+  auto r = parity_with_edited_weight(d, "transformer.decoder.layers.1.linear2.weight", [](at::Tensor x) {
+    x.index_put_({3, 5}, x.index({3, 5}) + 1e-2);
+    return x;
+  });
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(row_fails(r.out, "output.pred_boxes")) << r.out;
+  EXPECT_TRUE(row_fails(r.out, "output.queries")) << r.out;
+  EXPECT_FALSE(row_fails(r.out, "intermediate.encoder.layers.0")) << r.out;
+  EXPECT_NE(r.out.find("FAIL\n"), std::string::npos) << r.out;  // the summary line
+}
+
+TEST_F(Sam3DetectorTest, ParityFailsForSwappedAttentionHeads) {
+  // Deliberate mistake: the query projections of heads 0 and 1 of the first fusion-encoder self-attention swapped
+  // (d_model 32, 4 heads: rows 0-7 and 8-15 of in_proj_weight), as a head-order slip in a port would do.
+  auto d = eh::test::temp_dir("sam3_det_heads");
+  auto r = parity_with_edited_weight(d, "transformer.encoder.layers.0.self_attn.in_proj_weight", [](at::Tensor x) {
+    using torch::indexing::Slice;
+    auto h0 = x.index({Slice(0, 8)}).clone();
+    x.index_put_({Slice(0, 8)}, x.index({Slice(8, 16)}));
+    x.index_put_({Slice(8, 16)}, h0);
+    return x;
+  });
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(row_fails(r.out, "intermediate.encoder.layers.0")) << r.out;
+  EXPECT_TRUE(row_fails(r.out, "output.pred_logits")) << r.out;
+  EXPECT_TRUE(row_fails(r.out, "output.pred_masks")) << r.out;
 }
 
 TEST_F(Sam3DetectorTest, FullSizeManifestIsTheDetectorSliceOfSam3Pt) {

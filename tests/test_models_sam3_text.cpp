@@ -1,6 +1,6 @@
 // SAM 3 text encoder (from token ids) against tests/data/sam3_text_encoder (written by
 // tools/fixtures/sam3_text_encoder/gen.py) through `edgeherd parity` / `edgeherd manifest`, at the
-// fixture README's 1e-4 + 1e-4*|ref|. The BPE tokenizer is not ported and not tested here.
+// fixture README's 1e-4 + 1e-4*|ref|. The BPE tokenizer is tested in test_models_sam3_tokenizer.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -9,6 +9,8 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/safetensors.h"
+#include "core/state_dict.h"
 #include "core/tensor_io.h"
 
 namespace eh::models {
@@ -127,6 +129,21 @@ Sam3TextOutput Sam3TextEncoderImpl::forward(const at::Tensor& ids, TensorMap* tr
   o.language_mask = ids.eq(0);
   o.language_features = resizer_(x.transpose(0, 1));
   return o;
+}
+
+std::string sam3_load_text_encoder(Sam3TextEncoder& net, const std::string& path) {
+  auto f = st::File::open(path);
+  std::string prefix;
+  for (const char* p : {"detector.backbone.language_backbone.", "backbone.language_backbone."})
+    if (f.contains(std::string(p) + "resizer.weight")) {
+      prefix = p;
+      break;
+    }
+  BindOptions opt;
+  opt.strict = true;
+  opt.prefix = prefix;
+  load_state_dict(*net, f, opt);
+  return prefix;
 }
 
 namespace {

@@ -3,8 +3,8 @@
 // sam3/model_builder.py `_create_text_encoder`: width 1024, 24 layers, 16 heads, context 32,
 // vocabulary 49408, d_model 256) from token ids: token embedding + learned positions, causal
 // pre-norm transformer (GELU MLP), ln_final, then `resizer` to d_model. Module names equal the keys
-// under `detector.backbone.language_backbone.` in sam3.pt. The BPE tokenizer is not ported: the
-// input is the tokenizer's ids (0 = padding).
+// under `detector.backbone.language_backbone.` in sam3.pt. The input is the tokenizer's ids (0 = padding):
+// models/sam3/tokenizer.h (BPE) makes them from text, models/sam3/prompt_embedding.h stores the result.
 #pragma once
 #include <torch/nn.h>
 
@@ -31,6 +31,7 @@ class Sam3TextEncoderImpl : public torch::nn::Module {
   explicit Sam3TextEncoderImpl(const Sam3TextEncoderConfig& cfg);
   // ids: [B, T] int64, T <= context_length. `trace` receives "intermediate.*".
   Sam3TextOutput forward(const at::Tensor& ids, TensorMap* trace = nullptr);
+  const Sam3TextEncoderConfig& config() const { return cfg_; }
 
  private:
   Sam3TextEncoderConfig cfg_;
@@ -38,6 +39,11 @@ class Sam3TextEncoderImpl : public torch::nn::Module {
   torch::nn::Linear resizer_{nullptr};
 };
 TORCH_MODULE(Sam3TextEncoder);
+
+// Binds the text encoder's weights from safetensors: the converted video checkpoint (keys under
+// `detector.backbone.language_backbone.`), the image model's (`backbone.language_backbone.`) or the encoder's own
+// keys (no prefix, as the fixture). Strict under the prefix found; returns it.
+std::string sam3_load_text_encoder(Sam3TextEncoder& net, const std::string& path);
 
 Arch sam3_text_encoder_arch();
 
