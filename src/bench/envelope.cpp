@@ -123,8 +123,10 @@ sizes; the teacher's is measured at its native 1008 (a 2-block trunk: without au
 block's activations are freed before the next, so depth does not change the peak);
 A_embedder(N) = e0 + e1 * N from 1 and 8 crops. c_animal and c_frame come from the session's own
 memory report at window 16 and 32. m_sam = 2 x 64 x 72 x 72 x 4 B + 256 x 4 B (memory features
-and their positional encoding, one object pointer) is taken from the upstream architecture: the
-SAM 3 tracker is not ported here, so that term is not measured, and the checks leave it out.
+and their positional encoding, one object pointer) is taken from the upstream architecture. Not yet
+in the model: SAM 3's detector and tracker heads (ported since; their time and the whole video
+model's peak are in the `teacher` suite), so the memory-bank term is not calibrated and the checks
+leave it and the heads out.
 fp16 halves weights and activations (not measurable on this CPU: LibTorch 1.13 has no fast CPU
 fp16 kernels) and leaves frames, tracker state and store as they are. The verdict subtracts a
 reserve (default 2 GiB, an assumption) for the OS and the GPU runtime from the budget; on a
