@@ -183,7 +183,6 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
   return out;
 }
 
-
 }  // namespace
 
 std::shared_ptr<const BehaviourModel> load_behaviour_model(const std::string& dir) {

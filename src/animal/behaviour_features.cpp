@@ -112,6 +112,9 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, const Mask
   while (h_.size() > 1 && t - h_.front().t > 10.5) h_.pop_front();
   const Obs& c = h_.back();
   const float W = static_cast<float>(lm->frame.width), H = static_cast<float>(lm->frame.height);
+  // The visible mask's area (log pixels) when it has any: compared with the walking outline.
+  const bool has_outline = c.shape.has_mask() && c.shape.fill > 0;
+  const float log_mask_area = has_outline ? std::log(std::max(c.shape.fill * c.w * c.h, 1.0f)) : 0.0f;
 
   // Recent (3 s) medians: body length, area, aspect, fill.
   std::vector<float> len, area, asp, fl, el;
@@ -173,11 +176,10 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, const Mask
     if (!s1.empty() && s1[0] > 0.25f) last_moving_t_ = t;
     // Walking (at least half a body length per second over the last half-second): update the
     // animal's upright outline (exponential average over walking frames).
-    if (c.shape.has_mask() && c.shape.fill > 0 && speed(at_lag(0.5)) > 0.5f) {
-      const float la = std::log(std::max(c.shape.fill * c.w * c.h, 1.0f));
+    if (has_outline && speed(at_lag(0.5)) > 0.5f) {
       const float a = walk_.t < 0 ? 1.0f : 0.2f;
       walk_.elong += a * (c.shape.elong - walk_.elong);
-      walk_.log_area += a * (la - walk_.log_area);
+      walk_.log_area += a * (log_mask_area - walk_.log_area);
       walk_.t = t;
     }
   }
@@ -215,9 +217,9 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, const Mask
   out[k++] = m.has_mask() && !el.empty() ? m.elong - median(el) : 0.0f;
   out[k++] = m.has_mask() ? 4 * m.major / L : 0.0f;  // 4 sigma = the length of a uniform ellipse
   out[k++] = m.has_mask() ? m.compact : 0.0f;
-  const bool ref = m.has_mask() && m.fill > 0 && walk_.t >= 0;
+  const bool ref = has_outline && walk_.t >= 0;
   out[k++] = ref ? m.elong - walk_.elong : 0.0f;
-  out[k++] = ref ? std::log(std::max(m.fill * c.w * c.h, 1.0f)) - walk_.log_area : 0.0f;
+  out[k++] = ref ? log_mask_area - walk_.log_area : 0.0f;
   out[k++] = walk_.t < 0 ? 1.0f : static_cast<float>(std::min(600.0, t - walk_.t) / 600.0);
   out[k++] = static_cast<float>(std::min(3.0, t - h_.front().t) / 3.0);
   out[k++] = static_cast<float>(last_moving_t_ < 0 ? 1.0 : std::min(60.0, t - last_moving_t_) / 60.0);

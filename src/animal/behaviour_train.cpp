@@ -159,7 +159,6 @@ BehaviourEvalReport finish_run(const StreamRun& run) {
   return rep;
 }
 
-
 void write_json(const std::string& path, const nlohmann::json& j) {
   std::ofstream f(path);
   if (!f) throw Error(path + ": cannot write");

@@ -221,8 +221,8 @@ void pipeline_suite(Context& ctx, const PipelineSuiteParams& p) {
               fmt::format("{} crops per frame, batched", p.pigs));
   }
   stages.push_back({"behaviour model", "both", 0, 0,
-                    "not measured here (the bench does not link the animal module): 0.29 ms per frame for 8 animals "
-                    "(BehaviourStream::update, models/pen-tiny/behaviour/card.md)",
+                    "not measured here (the bench does not link the animal module): BehaviourStream::update's time per "
+                    "frame is in the behaviour model's card (models/pen-tiny/behaviour/card.md)",
                     false});
 
   // ---- store: per-frame observations of every animal through the Recorder into SQLite

@@ -149,7 +149,6 @@ struct AttentionImpl : torch::nn::Module {
       }
       logits = bias_cache_.unsqueeze(0).expand({B, heads, N, N}).contiguous().view({B * heads, N, N});
     } else {
-      bias_cache_ = at::Tensor();
       auto b = bias();  // a fresh [heads, N, N] tensor: with one window it is the logits buffer itself
       logits = (B == 1 ? b : b.unsqueeze(0).expand({B, heads, N, N}).contiguous()).view({B * heads, N, N});
     }
