@@ -100,6 +100,41 @@ TEST(PerceptionDecode, TouchingInstancesAreSeparatedByTheirOffsets) {
   EXPECT_EQ(decode(m, cv::Size(80, 40), o).size(), 0u);
 }
 
+TEST(PerceptionDecode, LargestComponentDropsADetachedPieceThatVotedAcrossAGap) {
+  // Head 10 x 20 cells for a 40 x 80 frame (4 px per cell). Instance A: cells x 2..7, y 2..7,
+  // centre (5, 5). A detached 2 x 2 blob at cells x 16..17, y 6..7 also votes for A's centre
+  // (a neighbour's edge whose offsets point the wrong way).
+  const int H = 10, W = 20;
+  HeadMaps m{zeros(H, W), zeros(H, W), zeros(H, W), zeros(H, W)};
+  auto fill = [&](int x0, int x1, int y0, int y1) {
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) {
+        m.foreground.at<float>(y, x) = 1;
+        m.dx.at<float>(y, x) = 5.0f - (x + 0.5f);
+        m.dy.at<float>(y, x) = 5.0f - (y + 0.5f);
+      }
+  };
+  fill(2, 7, 2, 7);
+  fill(16, 17, 6, 7);
+  m.centre.at<float>(4, 4) = 0.9f;
+  DecodeOptions o;
+  o.work_scale = 1.0f;
+  o.min_area = 1;
+  auto all = decode(m, cv::Size(80, 40), o);
+  ASSERT_EQ(all.size(), 1u);
+  // The blob stretches A's box to frame x 72 (cell 18's left edge).
+  EXPECT_EQ(all.boxes[0], cv::Rect2f(8, 8, 64, 24));
+  o.largest_component = true;
+  auto kept = decode(m, cv::Size(80, 40), o);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept.boxes[0], cv::Rect2f(8, 8, 24, 24));  // A's own cells x 2..7, y 2..7
+  // What was dropped is exactly the blob (its bilinear footprint at frame size).
+  const int blob = all.rles[0].area() - kept.rles[0].area();
+  EXPECT_GT(blob, 0);
+  EXPECT_LE(blob, 8 * 8);
+  EXPECT_EQ(eh::data::rle_intersection_area(all.rles[0], kept.rles[0]), kept.rles[0].area());
+}
+
 TEST(PerceptionDecode, RejectsInconsistentMaps) {
   HeadMaps m{zeros(4, 4), zeros(4, 4), zeros(4, 5), zeros(4, 4)};
   EXPECT_THROW(decode(m, cv::Size(16, 16), DecodeOptions{}), eh::Error);

@@ -16,6 +16,7 @@ DecodeOptions DecodeOptions::from(Config& c) {
   o.foreground_threshold = c.get_or<float>("foreground_threshold", o.foreground_threshold);
   o.work_scale = c.get_or<float>("work_scale", o.work_scale);
   o.min_area = c.get_or<int>("min_area", o.min_area);
+  o.largest_component = c.get_or<bool>("largest_component", o.largest_component);
   if (o.nms_kernel < 1 || o.nms_kernel % 2 == 0) throw Error(c.label() + ": nms_kernel must be odd and positive");
   if (o.max_instances < 1 || o.max_instances > 255) throw Error(c.label() + ": max_instances must be 1..255");
   if (!(o.work_scale > 0 && o.work_scale <= 1)) throw Error(c.label() + ": work_scale must be in (0, 1]");
@@ -47,6 +48,30 @@ std::vector<Peak> find_peaks(const cv::Mat& centre, const DecodeOptions& opt) {
   }
   return kept;
 }
+
+namespace {
+
+// Each instance keeps only its largest 8-connected piece: pixels that voted for a centre across a
+// gap (a huddle neighbour's edge, a stray blob) would otherwise stretch its box.
+void keep_largest_components(cv::Mat& labels, int instances) {
+  cv::Mat one, comp, stats, centroids;
+  for (int k = 1; k <= instances; ++k) {
+    cv::compare(labels, k, one, cv::CMP_EQ);
+    const int n = cv::connectedComponentsWithStats(one, comp, stats, centroids, 8, CV_32S);
+    if (n <= 2) continue;  // background + at most one piece
+    int best = 1;
+    for (int j = 2; j < n; ++j)
+      if (stats.at<int>(j, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA)) best = j;
+    for (int y = 0; y < labels.rows; ++y) {
+      const int* c = comp.ptr<int>(y);
+      uint8_t* l = labels.ptr<uint8_t>(y);
+      for (int x = 0; x < labels.cols; ++x)
+        if (c[x] > 0 && c[x] != best) l[x] = 0;
+    }
+  }
+}
+
+}  // namespace
 
 eh::track::Detections decode(const HeadMaps& m, cv::Size frame, const DecodeOptions& opt) {
   const cv::Size hs = m.centre.size();
@@ -87,6 +112,7 @@ eh::track::Detections decode(const HeadMaps& m, cv::Size frame, const DecodeOpti
       l[u] = static_cast<uint8_t>(best + 1);
     }
   }
+  if (opt.largest_component) keep_largest_components(labels, static_cast<int>(peaks.size()));
   cv::Mat full;
   if (ws == frame) full = labels;
   else cv::resize(labels, full, frame, 0, 0, cv::INTER_NEAREST);

@@ -25,6 +25,7 @@ struct DecodeOptions {
   float foreground_threshold = 0.5f;
   float work_scale = 0.25f;       // grouping runs at this fraction of the frame size (masks upsampled from it)
   int min_area = 150;             // instances with fewer frame pixels are dropped
+  bool largest_component = false; // keep only each instance's largest connected piece
   static DecodeOptions from(Config& c);
 };
 
