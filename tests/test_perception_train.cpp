@@ -11,7 +11,12 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "core/tensor_io.h"
+#include "core/state_dict.h"
 #include "data/simulator.h"
+#include "distill/loss.h"
+#include "distill/models.h"
+#include "perception/instance_head.h"
+#include "perception/pen_model.h"
 #include "perception/segmenter.h"
 #include "perception/train.h"
 #include "test_util.h"
@@ -120,6 +125,32 @@ TEST(PerceptionTrain, TeacherResumesExactlyAndLoadsAsSegmenter) {
   // Encoder + neck + head, without the teacher trunk.
   EXPECT_GT(segmenter_parameters(*st), 0);
   EXPECT_NE(segmenter_parameters(*st), segmenter_parameters(*seg));
+
+  // The distiller's view of the teacher: the neck levels, then the frozen head's outputs, which
+  // equal the head maps that PenModel::heads computes on the same trunk map.
+  auto cfg_t = PenModelConfig::load((dir / "a" / "teacher" / "config.json").string());
+  PenModel model(cfg_t);
+  eh::load_state_dict(*model, (dir / "a" / "teacher" / "weights.safetensors").string());
+  model->eval();
+  auto x = frame_to_tensor(sim.frame(), cfg_t.input_size());
+  torch::NoGradGuard ng;
+  auto map = model->trunk(x);
+  auto h = model->heads(map);
+  auto plain = make_pen_teacher((dir / "a" / "teacher").string(), false)->necks(map);
+  auto with_head = make_pen_teacher((dir / "a" / "teacher").string(), true)->necks(map);
+  ASSERT_EQ(plain.size(), static_cast<size_t>(cfg_t.levels()));
+  ASSERT_EQ(with_head.size(), plain.size() + 3);
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::equal(plain[i], with_head[i])) << i;
+  const auto L = plain.size();
+  auto fg = torch::sigmoid(h.slice(1, kForeground, kForeground + 1));
+  EXPECT_TRUE(torch::allclose(with_head[L], fg));
+  EXPECT_TRUE(torch::allclose(with_head[L + 1], torch::sigmoid(h.slice(1, kCentre, kCentre + 1))));
+  EXPECT_TRUE(torch::allclose(with_head[L + 2], h.slice(1, kOffsetX, kOffsetY + 1) * fg));
+  // A perturbed map moves the head terms: the downstream term sees what decoding reads.
+  auto other = make_pen_teacher((dir / "a" / "teacher").string(), true)->necks(map + 0.5 * torch::randn_like(map));
+  std::vector<at::Tensor> head_only(with_head.begin() + L, with_head.end()), other_head(other.begin() + L, other.end());
+  EXPECT_GT(eh::distill::downstream_term(other_head, head_only, 1e-6).item<double>(), 1e-4);
+  EXPECT_EQ(eh::distill::downstream_term(head_only, head_only, 1e-6).item<double>(), 0.0);
 }
 
 TEST(PerceptionTrain, RefusesHeldOutSeedsAndBadDirectories) {

@@ -26,6 +26,7 @@ struct Opts {
   double lr = -1;
   uint64_t seed = 0;
   bool resume = true;
+  bool head_term = true;
 };
 
 std::string command_line(const Opts& o) {
@@ -37,6 +38,7 @@ std::string command_line(const Opts& o) {
   if (o.lr > 0) s += fmt::format(" --lr {}", o.lr);
   if (o.warmup >= 0) s += fmt::format(" --warmup {}", o.warmup);
   s += fmt::format(" --seed {}", o.seed);
+  if (o.variant == "student" && !o.head_term) s += " --no-head-term";
   return s;
 }
 
@@ -61,6 +63,8 @@ eh::cli::Registrar reg({"train-segmenter",
   app.add_option("--seed", o->seed, "Seed (init, batches, augmentation)")->capture_default_str();
   app.add_option("--checkpoint-every", o->checkpoint_every, "Checkpoint period in steps")->capture_default_str();
   app.add_flag("!--no-resume", o->resume, "Start afresh even if the work directory holds a checkpoint");
+  app.add_flag("!--no-head-term", o->head_term,
+               "Student: the downstream term compares only the neck levels, not the frozen instance head's outputs");
   app.add_option("--stop-after", o->stop_after, "Checkpoint and stop after N steps (as an interrupt would)");
   CLI::App* ap = &app;
   return [o, ap]() {
@@ -113,6 +117,7 @@ eh::cli::Registrar reg({"train-segmenter",
     s.seed = o->seed;
     s.checkpoint_every = o->checkpoint_every;
     s.resume = o->resume;
+    s.head_term = o->head_term;
     s.command = cmd;
     auto r = eh::perception::distill_student(s, eh::cli::phase_progress());
     if (r.interrupted) {

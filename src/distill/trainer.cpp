@@ -82,7 +82,7 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
 
   // Everything that can fail on bad input fails here, before any long work.
   torch::manual_seed(static_cast<uint64_t>(o.seed));
-  auto teacher = make_teacher(o.teacher_arch, o.teacher_config, o.teacher_weights);
+  auto teacher = o.teacher_factory ? o.teacher_factory() : make_teacher(o.teacher_arch, o.teacher_config, o.teacher_weights);
   Student student(o.student_config, o.student_weights);
   const int64_t frame_size = o.frame_size > 0 ? o.frame_size
                                              : std::max<int64_t>(student.net->config().input_size,

@@ -5,6 +5,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,13 @@
 
 namespace eh::distill {
 
+class Teacher;  // distill/models.h
+
 struct TrainOptions {
   std::string teacher_arch = "sam3_backbone", teacher_config, teacher_weights;
+  // Overrides the three fields above: a teacher built by the caller (e.g. a model whose frozen
+  // heads extend the downstream term, src/perception/train.cpp).
+  std::function<std::unique_ptr<Teacher>()> teacher_factory;
   std::string student_config, student_weights;  // weights optional (fresh init from seed)
   std::vector<std::string> data;                // videos and/or image folders
   int64_t max_frames = 400, frame_stride = 1;

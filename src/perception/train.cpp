@@ -19,6 +19,7 @@
 #include "data/simulator.h"
 #include "models/dinov3_vit.h"
 #include "distill/adamw.h"
+#include "distill/feature_cache.h"
 #include "distill/loss.h"
 #include "distill/models.h"
 #include "distill/trainer.h"
@@ -283,6 +284,49 @@ SegTrainReport train_segmenter(const SegTrainOptions& o, const Progress& progres
   return rep;
 }
 
+namespace {
+
+// The pen-tiny teacher as the distiller sees it. Its downstream maps are the detector neck's
+// levels and, with head_term, the frozen instance head's outputs where decoding reads them:
+// foreground and centre probabilities, and the offsets weighted by the map's own foreground
+// probability (background offsets are never trained, so they carry no target).
+class PenTeacher : public distill::Teacher {
+ public:
+  PenTeacher(const PenModelConfig& cfg, const std::string& weights, bool head_term) : model_(cfg), head_term_(head_term) {
+    load_state_dict(*model_, weights);
+    for (auto& p : model_->parameters()) p.set_requires_grad(false);
+    model_->eval();
+    fp_ = fmt::format("pen_segmenter config={} weights={:016x} preprocess=resize{}-bilinear,mean0.5,std0.5", cfg.json.dump(),
+                      distill::fnv1a_file(weights), cfg.input_size());
+  }
+  torch::nn::Module& module() override { return *model_; }
+  at::Tensor trunk(const at::Tensor& rgb01) override { return model_->trunk(rgb01); }
+  std::vector<at::Tensor> necks(const at::Tensor& map) override {
+    auto levels = model_->backbone->forward_necks(map, nullptr, model_->config().levels()).sam3_out;
+    if (!head_term_) return levels;
+    auto h = model_->head->forward(levels);
+    auto fg = torch::sigmoid(h.slice(1, kForeground, kForeground + 1));
+    levels.push_back(fg);
+    levels.push_back(torch::sigmoid(h.slice(1, kCentre, kCentre + 1)));
+    levels.push_back(h.slice(1, kOffsetX, kOffsetY + 1) * fg);
+    return levels;
+  }
+  std::string fingerprint() const override { return fp_; }
+
+ private:
+  PenModel model_;
+  bool head_term_;
+  std::string fp_;
+};
+
+}  // namespace
+
+std::unique_ptr<distill::Teacher> make_pen_teacher(const std::string& teacher_dir, bool head_term) {
+  const fs::path d(teacher_dir);
+  return std::make_unique<PenTeacher>(PenModelConfig::load((d / "config.json").string()), (d / "weights.safetensors").string(),
+                                      head_term);
+}
+
 StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress& progress) {
   if (o.model_dir.empty() || o.student_config.empty()) throw UsageError("distill-student: model dir and student config are required");
   check_training_seeds(o.data);
@@ -324,6 +368,7 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
   distill::TrainOptions d;
   d.teacher_config = (work / "teacher_backbone.json").string();
   d.teacher_weights = (work / "teacher_backbone.safetensors").string();
+  d.teacher_factory = [&] { return make_pen_teacher(tdir.string(), o.head_term); };
   d.student_config = o.student_config;
   d.data = {(work / "frames").string()};
   d.max_frames = N;
@@ -388,14 +433,15 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
       "## Data\n\nSimulated pens seeds {s0}..{s1}, {fps} frames each, every {st}th frame ({N} frames, stored at the "
       "teacher's input size); every 10th frame held out by the distiller. Seeds 9001..9999 never trained on.\n\n"
       "## Distillation\n\n- command: `{cmd}`\n- seed: {seed}\n- eh::distill four-term loss (direction, scale, structure, "
-      "downstream through the teacher's frozen detector neck), scale terms after {sw} steps ramped over {sr}; {steps} steps, "
+      "downstream through the teacher's frozen detector neck{head}), scale terms after {sw} steps ramped over {sr}; {steps} steps, "
       "batch {batch}, AdamW lr {lr}, warm-up {wu}\n- distiller's held-out frames: mean cosine {vc:.4f} ({vf} frames)\n"
       "- held-out pen (seed 9002, {hf} frames, every 8th): mean per-token cosine student vs teacher trunk map {hc:.4f}\n"
       "- wall time: {wall:.0f} s on {rt}, finished {when}\n\nLoss curve: loss.svg.\n",
       fmt::arg("np", rep.params), fmt::arg("si", scfg.input_size), fmt::arg("S", S), fmt::arg("C", scfg.out_channels),
       fmt::arg("G", scfg.out_grid), fmt::arg("s0", o.data.first_seed), fmt::arg("s1", o.data.first_seed + o.data.seeds - 1),
       fmt::arg("fps", o.data.frames_per_seed), fmt::arg("st", o.data.stride), fmt::arg("N", N), fmt::arg("cmd", o.command),
-      fmt::arg("seed", o.seed), fmt::arg("sw", d.loss.warmup_steps), fmt::arg("sr", d.loss.ramp_steps),
+      fmt::arg("seed", o.seed),
+      fmt::arg("head", o.head_term ? " and instance head: foreground, centre, foreground-weighted offsets" : ""), fmt::arg("sw", d.loss.warmup_steps), fmt::arg("sr", d.loss.ramp_steps),
       fmt::arg("steps", o.steps), fmt::arg("batch", o.batch), fmt::arg("lr", o.lr), fmt::arg("wu", o.warmup),
       fmt::arg("vc", dr.val_cosine), fmt::arg("vf", dr.val_frames), fmt::arg("hc", rep.val_cosine), fmt::arg("hf", o.heldout_frames), fmt::arg("wall", rep.wall_s),
       fmt::arg("rt", runtime::describe()), fmt::arg("when", now_utc()));

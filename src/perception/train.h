@@ -13,10 +13,15 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
+
+namespace eh::distill {
+class Teacher;  // distill/models.h
+}
 
 namespace eh::perception {
 
@@ -69,6 +74,7 @@ struct StudentTrainOptions {
   int64_t scale_warmup = -1, scale_ramp = -1;  // loss schedule; -1: 15% and 15% of steps
   uint64_t seed = 0;
   bool resume = true;
+  bool head_term = true;  // the downstream term also compares the frozen instance head's outputs
   int64_t heldout_frames = 30;  // frames of the evaluation pen 9002 for the held-out cosine
   std::string command;
 };
@@ -81,5 +87,10 @@ struct StudentTrainReport {
 };
 
 StudentTrainReport distill_student(const StudentTrainOptions& opt, const Progress& progress = {});
+
+// A trained teacher directory (config.json, weights.safetensors) as the distiller's frozen teacher.
+// Its downstream maps: the detector neck's levels, then with head_term the instance head's
+// foreground and centre probabilities and its offsets times the foreground probability.
+std::unique_ptr<distill::Teacher> make_pen_teacher(const std::string& teacher_dir, bool head_term);
 
 }  // namespace eh::perception
