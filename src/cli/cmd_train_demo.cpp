@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kStudentSteps = 1200;
+constexpr int64_t kStudentSteps = 2000;
 
 struct Opts {
   std::string out = "models/pen-tiny";
@@ -90,7 +90,7 @@ int run(const Opts& o) {
     s.model_dir = out.string();
     s.student_config = (cfg / "pen_tiny_student.json").string();
     s.work = (work / "student").string();
-    s.data = {2001, 24, 16, 6, 8};  // pens 2001..2024
+    s.data = {2001, 40, 20, 6, 8};  // pens 2001..2040, 20 frames each
     s.steps = kStudentSteps;
     s.batch = 8;
     s.lr = 0.002;
