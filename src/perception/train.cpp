@@ -358,7 +358,8 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
     }, progress);
     std::ofstream(work / "frames.done") << stamp << "\n";
   }
-  // The teacher's trunk + neck as the distiller's sam3_backbone teacher.
+  // The teacher's trunk + neck as a sam3_backbone teacher, for `edgeherd distill` and
+  // `distill-ablation` on the same frames (docs/distillation.md); this run uses make_pen_teacher.
   {
     std::ofstream f(work / "teacher_backbone.json");
     f << cfg.json.at("backbone").dump(2) << "\n";
@@ -366,8 +367,6 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
   save_state_dict(*teacher->backbone, (work / "teacher_backbone.safetensors").string(), {}, true);
 
   distill::TrainOptions d;
-  d.teacher_config = (work / "teacher_backbone.json").string();
-  d.teacher_weights = (work / "teacher_backbone.safetensors").string();
   d.teacher_factory = [&] { return make_pen_teacher(tdir.string(), o.head_term); };
   d.student_config = o.student_config;
   d.data = {(work / "frames").string()};
