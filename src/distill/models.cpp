@@ -20,11 +20,6 @@ at::Tensor resize_square(const at::Tensor& x, int64_t s) {
   return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{s, s}).mode(torch::kBilinear).align_corners(false));
 }
 
-void freeze(torch::nn::Module& m) {
-  for (auto& p : m.parameters()) p.set_requires_grad(false);
-  m.eval();
-}
-
 // SAM 3 vision backbone: preprocessing as upstream's image transform (resize to img_size,
 // normalise with mean = std = 0.5); necks are the detector and tracker FPN levels.
 class Sam3Teacher : public Teacher {
@@ -57,6 +52,11 @@ class Sam3Teacher : public Teacher {
 };
 
 }  // namespace
+
+void freeze(torch::nn::Module& m) {
+  for (auto& p : m.parameters()) p.set_requires_grad(false);
+  m.eval();
+}
 
 std::unique_ptr<Teacher> make_teacher(const std::string& arch, const std::string& config, const std::string& weights) {
   if (arch == "sam3_backbone") return std::make_unique<Sam3Teacher>(config, weights);

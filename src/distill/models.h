@@ -22,6 +22,9 @@ class Teacher {
   virtual std::string fingerprint() const = 0;
 };
 
+// No gradients into the module's parameters, eval mode: how every teacher is held.
+void freeze(torch::nn::Module& m);
+
 // Builds a registered teacher architecture ("sam3_backbone") from its config and weights.
 std::unique_ptr<Teacher> make_teacher(const std::string& arch, const std::string& config, const std::string& weights);
 

@@ -294,8 +294,7 @@ class PenTeacher : public distill::Teacher {
  public:
   PenTeacher(const PenModelConfig& cfg, const std::string& weights, bool head_term) : model_(cfg), head_term_(head_term) {
     load_state_dict(*model_, weights);
-    for (auto& p : model_->parameters()) p.set_requires_grad(false);
-    model_->eval();
+    distill::freeze(*model_);
     fp_ = fmt::format("pen_segmenter config={} weights={:016x} preprocess=resize{}-bilinear,mean0.5,std0.5", cfg.json.dump(),
                       distill::fnv1a_file(weights), cfg.input_size());
   }
