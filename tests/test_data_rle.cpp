@@ -135,3 +135,25 @@ TEST(DataRle, MalformedInputsThrow) {
     EXPECT_NE(std::string(e.what()).find("sum to 9"), std::string::npos) << e.what();
   }
 }
+
+TEST(DataRle, DecodeRegionEqualsTheCropOfTheFullDecode) {
+  // Regions inside, straddling every edge, and wholly outside the image; masks with runs that
+  // span several columns and runs that start at pixel 0.
+  Rng rng(44);
+  const std::vector<cv::Rect> regions = {{3, 2, 10, 7}, {-4, -3, 9, 8}, {20, 15, 12, 9}, {-2, 5, 40, 4},
+                                         {0, 0, 25, 18}, {30, 30, 5, 5}, {7, -10, 3, 40}};
+  for (int trial = 0; trial < 20; ++trial) {
+    cv::Mat m = random_mask(rng, 18, 25);
+    if (trial % 3 == 0) cv::rectangle(m, cv::Rect(2, 0, 9, 18), cv::Scalar(255), cv::FILLED);  // runs across columns
+    const Rle r = rle_encode(m);
+    const cv::Mat full = rle_decode(r);
+    for (const auto& reg : regions) {
+      cv::Mat want(reg.size(), CV_8UC1, cv::Scalar(0));
+      const cv::Rect in = reg & cv::Rect(0, 0, 25, 18);
+      if (!in.empty()) full(in).copyTo(want(cv::Rect(in.x - reg.x, in.y - reg.y, in.width, in.height)));
+      const cv::Mat got = rle_decode_region(r, reg);
+      ASSERT_EQ(got.size(), reg.size());
+      EXPECT_EQ(cv::countNonZero(got != want), 0) << "trial " << trial << " region " << reg;
+    }
+  }
+}

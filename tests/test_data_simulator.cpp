@@ -66,6 +66,16 @@ TEST(DataSimulator, SameSeedGivesByteIdenticalGroundTruth) {
   SimConfig no_render = c;
   no_render.render = false;
   EXPECT_EQ(gt_text(no_render, n), a);
+  SimConfig sparse = c;  // drawing every third frame only: the same ground truth
+  sparse.render_every = 3;
+  EXPECT_EQ(gt_text(sparse, n), a);
+  PenSimulator sim(sparse);
+  for (int f = 0; f < 7; ++f) {
+    sim.step();
+    EXPECT_EQ(sim.frame().empty(), f % 3 != 0) << "frame " << f;
+  }
+  sparse.render_every = 0;
+  EXPECT_THROW(PenSimulator{sparse}, eh::Error);
 }
 
 TEST(DataSimulator, GoldenGroundTruthHash) {

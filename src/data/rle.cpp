@@ -94,6 +94,33 @@ cv::Mat rle_decode(const Rle& rle) {
   return m;
 }
 
+cv::Mat rle_decode_region(const Rle& rle, const cv::Rect& region) {
+  check_total(rle, "rle_decode_region");
+  cv::Mat out(std::max(0, region.height), std::max(0, region.width), CV_8UC1, cv::Scalar(0));
+  if (out.empty()) return out;
+  const int64_t H = rle.height;
+  const int x0 = std::max(0, region.x), x1 = std::min(rle.width, region.x + region.width);
+  const int y0 = std::max(0, region.y), y1 = std::min(rle.height, region.y + region.height);
+  if (x1 <= x0 || y1 <= y0) return out;
+  int64_t p = 0;
+  const int64_t end = static_cast<int64_t>(x1) * H;  // runs past the region's last column do not matter
+  for (size_t i = 0; i < rle.counts.size() && p < end; ++i) {
+    const int64_t len = rle.counts[i];
+    if (i & 1) {
+      // A run of 1s from p to p + len (column-major): visit it column by column.
+      for (int64_t q = std::max(p, static_cast<int64_t>(x0) * H); q < p + len && q < end;) {
+        const int x = static_cast<int>(q / H), y = static_cast<int>(q % H);
+        const int64_t stop = std::min(p + len, (static_cast<int64_t>(x) + 1) * H);  // this column's part
+        const int ya = std::max(y, y0), yb = std::min(static_cast<int>(y + (stop - q)), y1);
+        for (int yy = ya; yy < yb; ++yy) out.at<uint8_t>(yy - region.y, x - region.x) = 255;
+        q = stop;
+      }
+    }
+    p += len;
+  }
+  return out;
+}
+
 std::vector<Rle> rle_encode_labels(const cv::Mat& labels, int num_labels) {
   if (labels.type() != CV_8UC1) throw Error("rle_encode_labels: labels must be CV_8UC1");
   cv::Mat t;

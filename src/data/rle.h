@@ -30,6 +30,9 @@ struct Rle {
 Rle rle_encode(const cv::Mat& mask);
 // CV_8UC1 mask of 0 and 255. Throws eh::Error if the counts do not sum to height * width.
 cv::Mat rle_decode(const Rle& rle);
+// The part of the mask inside `region` (which may extend past the image: pixels outside it are
+// 0), as a region-sized CV_8UC1 mask of 0 and 255, without decoding the rest of the image.
+cv::Mat rle_decode_region(const Rle& rle, const cv::Rect& region);
 
 // One pass over a label image (CV_8UC1; 0 = background, 1..num_labels = instances): the RLE of
 // (labels == k) for k = 1..num_labels, as element k-1.

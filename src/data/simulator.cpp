@@ -209,6 +209,7 @@ PenSimulator::Impl::Impl(const SimConfig& c)
                 " outside 160x90..7680x4320");
   if (!(cfg.fps > 0.5 && cfg.fps <= 120)) throw Error("simulator: fps must be in (0.5, 120]");
   if (!(cfg.activity > 0.05 && cfg.activity < 20)) throw Error("simulator: activity must be in (0.05, 20)");
+  if (cfg.render_every < 1) throw Error("simulator: render_every must be >= 1, got " + std::to_string(cfg.render_every));
   if (cfg.jpeg_quality < 0 || cfg.jpeg_quality > 100) throw Error("simulator: jpeg_quality must be in 0..100");
   dt = 1.0 / cfg.fps;
   layout = make_pen_layout(cfg.size);
@@ -958,6 +959,9 @@ void PenSimulator::Impl::render_and_gt() {
   const int W = cfg.size.width, H = cfg.size.height;
   const cv::Rect img_rect(0, 0, W, H);
   const size_t n = pigs.size();
+  // Frames between drawn ones (render_every) get the same ground truth but no image.
+  const bool draw = cfg.render && frame_idx % cfg.render_every == 0;
+  if (cfg.render && !draw) frame.release();
   all.assign(n, GtObject{});
   // Draw order: lying, sitting, standing, moving; ties by id.
   std::vector<int> order(n);
@@ -970,7 +974,7 @@ void PenSimulator::Impl::render_and_gt() {
   };
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return layer(pigs[a]) < layer(pigs[b]); });
 
-  if (cfg.render) {
+  if (draw) {
     bg.image.copyTo(frame);
     detail::draw_toy(frame, layout, toy_swing, scale);
   }
@@ -1031,7 +1035,7 @@ void PenSimulator::Impl::render_and_gt() {
         const cv::Rect in = R & img_rect;
         id_map(in).setTo(cv::Scalar(p.id), sil(cv::Rect(in.x - R.x, in.y - R.y, in.width, in.height)));
       }
-      if (cfg.render && !g.box.empty()) {
+      if (draw && !g.box.empty()) {
         detail::draw_shadow(frame, polys[i], d, scale);
         detail::draw_pig(frame, polys[i], d, p.look, sil, R.tl(), scale);
       }
@@ -1042,7 +1046,7 @@ void PenSimulator::Impl::render_and_gt() {
     }
   }
 
-  if (cfg.render && cfg.motion_blur) {
+  if (draw && cfg.motion_blur) {
     for (size_t i = 0; i < n; ++i) {
       const Pig& p = pigs[i];
       if (sils[i].empty() || all[i].box.empty()) continue;
@@ -1077,7 +1081,7 @@ void PenSimulator::Impl::render_and_gt() {
   for (const auto& g : all)
     if (!g.box.empty()) visible.push_back(g);
 
-  if (cfg.render) apply_camera();
+  if (draw) apply_camera();
 }
 
 // ---------------------------------------------------------------------------------------------
