@@ -6,6 +6,7 @@
 
 #include "animal/behaviour_features.h"
 #include "animal/crops.h"
+#include "data/rle.h"
 
 using namespace eh::animal;
 
@@ -53,6 +54,37 @@ TEST(AnimalCrops, OutsideTheImageIsPaddingAndMissingBoxIsFalse) {
   EXPECT_FALSE(make_crop(img, cv::Rect2f(200, 200, 10, 10), {40, 0.05f}, &crop));
   EXPECT_FALSE(make_crop(img, cv::Rect2f(10, 10, 0, 10), {40, 0.05f}, &crop));
   EXPECT_EQ(crop.at<cv::Vec3b>(0, 0), padv);
+}
+
+TEST(AnimalCrops, MaskCropIsAlignedWithTheImageCrop) {
+  // A mask painted white into a black image and cropped by make_crop must give the same
+  // pixels as make_mask_crop on the mask's RLE: inside, on the edges and past the image.
+  cv::Mat m(120, 160, CV_8UC1, cv::Scalar(0));
+  cv::ellipse(m, cv::Point(40, 60), cv::Size(30, 18), 25, 0, 360, cv::Scalar(255), cv::FILLED);
+  cv::rectangle(m, cv::Rect(120, 0, 40, 30), cv::Scalar(255), cv::FILLED);
+  const eh::data::Rle r = eh::data::rle_encode(m);
+  cv::Mat bgr;
+  cv::cvtColor(m, bgr, cv::COLOR_GRAY2BGR);
+  for (const cv::Rect2f box : {cv::Rect2f(12, 40, 56, 40), cv::Rect2f(130, -5, 40, 30), cv::Rect2f(2.5f, 3.7f, 17.2f, 9.1f)}) {
+    for (const CropOptions opt : {CropOptions{32, 0.05f}, CropOptions{48, 0.2f}}) {
+      cv::Mat c3, c1, want;
+      ASSERT_TRUE(make_crop(bgr, box, opt, &c3));
+      ASSERT_TRUE(make_mask_crop(r, box, opt, &c1));
+      ASSERT_EQ(c1.type(), CV_8UC1);
+      cv::extractChannel(c3, want, 0);
+      // make_crop pads with the ImageNet grey, make_mask_crop with 0: compare inside the image.
+      const cv::Rect2f sq = crop_square(box, opt.margin);
+      for (int y = 0; y < opt.size; ++y)
+        for (int x = 0; x < opt.size; ++x) {
+          const float ix = sq.x + (x + 0.5f) * sq.width / opt.size, iy = sq.y + (y + 0.5f) * sq.height / opt.size;
+          if (ix < 1 || iy < 1 || ix > 159 || iy > 119) continue;
+          EXPECT_EQ(c1.at<uint8_t>(y, x), want.at<uint8_t>(y, x)) << box << " " << x << "," << y;
+        }
+    }
+  }
+  cv::Mat c1;
+  EXPECT_FALSE(make_mask_crop(r, cv::Rect2f(500, 500, 10, 10), {32, 0.05f}, &c1));
+  EXPECT_EQ(cv::countNonZero(c1), 0);
 }
 
 TEST(AnimalCrops, NormalisedPlanesAreRgbImagenet) {

@@ -217,6 +217,79 @@ TEST(AnimalTraining, BehaviourTrainsAndStreamContract) {
   EXPECT_THROW(train_behaviour(o), eh::UsageError);
 }
 
+TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
+  // A toy posture network: the model keeps it (config + "posture.*" weights), says it reads
+  // pixels, and its stream gives the same predictions whether the posture is computed from the
+  // frame or passed precomputed by BehaviourModel::posture (what eval-behaviour does).
+  const auto d = eh::test::temp_dir("beh_posture");
+  BehaviourTrainOptions o;
+  o.out_dir = (d / "model").string();
+  o.train_pens = 1;
+  o.val_pens = 1;
+  o.clip.minutes = 0.2;
+  o.epochs = 1;
+  o.batch = 64;
+  o.hidden = {8};
+  o.stay_grid = {0.5};
+  o.eval_pens = 0;
+  o.threads = 1;
+  o.progress = false;
+  o.posture.pens = 1;
+  o.posture.minutes = 0.1;
+  o.posture.every = 3;
+  o.posture.crop_size = 24;
+  o.posture.channels = {4, 8};
+  o.posture.epochs = 1;
+  o.posture.batch = 16;
+  const auto r = train_behaviour(o);
+  EXPECT_GT(r.posture_samples, 16);
+  EXPECT_GE(r.posture_val_accuracy, 0.0);
+  EXPECT_LE(r.posture_val_accuracy, 1.0);
+  auto m = load_behaviour_model(o.out_dir);
+  ASSERT_TRUE(m->uses_pixels());
+  EXPECT_NE(m->name().find("pixel posture"), std::string::npos) << m->name();
+
+  eh::data::SimConfig sc;
+  sc.seed = 5;
+  eh::data::PenSimulator sim(sc);
+  auto from_image = m->new_stream(sc.size, sc.fps), precomputed = m->new_stream(sc.size, sc.fps);
+  for (int f = 0; f < 6; ++f) {
+    sim.step();
+    std::vector<TrackObservation> obs;
+    for (const auto& g : sim.ground_truth()) {
+      if (g.visible_pixels < 500) continue;
+      TrackObservation t;
+      t.id = g.id;
+      t.t = sim.time_s();
+      t.box = cv::Rect2f(g.visible_box);
+      t.mask = &g.mask;
+      obs.push_back(t);
+    }
+    ASSERT_FALSE(obs.empty());
+    const auto q = m->posture(sim.frame(), obs);
+    ASSERT_EQ(q.size(), obs.size());
+    for (const auto& p : q) EXPECT_NEAR(p[0] + p[1] + p[2], 1.0f, 1e-5);
+    auto a = obs, b = obs;
+    for (size_t i = 0; i < obs.size(); ++i) {
+      a[i].image = &sim.frame();
+      b[i].posture = &q[i];
+    }
+    const auto pa = from_image->update(a), pb = precomputed->update(b);
+    ASSERT_EQ(pa.size(), pb.size());
+    for (size_t i = 0; i < pa.size(); ++i)
+      for (int k = 0; k < eh::data::kNumBehaviours; ++k) EXPECT_NEAR(pa[i].probs[k], pb[i].probs[k], 1e-5);
+  }
+  // Without a frame the posture input is "unknown" and the stream still answers.
+  std::vector<TrackObservation> blind(1);
+  blind[0].id = 1;
+  blind[0].box = {100, 100, 200, 120};
+  EXPECT_EQ(m->new_stream(sc.size, sc.fps)->update(blind).size(), 1u);
+  // Posture pens must not overlap the training pens.
+  o.overwrite = true;
+  o.posture.first_seed = o.first_seed;
+  EXPECT_THROW(train_behaviour(o), eh::UsageError);
+}
+
 TEST(AnimalBehaviour, LoadErrorsNameTheField) {
   EXPECT_THROW(load_behaviour_model("/nonexistent/beh"), eh::Error);
   BehaviourConfig c;

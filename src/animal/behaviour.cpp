@@ -23,6 +23,11 @@ BehaviourConfig BehaviourConfig::from_json(const nlohmann::json& j, const std::s
   const std::string arch = c.get<std::string>("arch");
   if (arch != "behaviour_mlp") throw Error(label + ": field 'arch': expected \"behaviour_mlp\", found \"" + arch + "\"");
   b.embedding_dim = c.get<int>("embedding_dim");
+  c.ignore("posture");
+  if (j.contains("posture") && !j.at("posture").is_null()) {
+    b.has_posture = true;
+    b.posture = PostureConfig::from_json(j.at("posture"), label);
+  }
   b.hidden = c.get<std::vector<int>>("hidden");
   c.ignore("pen");
   if (!j.contains("pen")) throw Error(label + ": missing config field 'pen'");
@@ -52,9 +57,15 @@ BehaviourConfig BehaviourConfig::from_json(const nlohmann::json& j, const std::s
 nlohmann::json BehaviourConfig::to_json() const {
   std::vector<std::string> classes;
   for (auto x : eh::data::all_behaviours()) classes.push_back(eh::data::behaviour_name(x));
-  return {{"arch", "behaviour_mlp"}, {"embedding_dim", embedding_dim}, {"hidden", hidden},
-          {"pen", pen.to_json()},     {"stay", stay},                   {"fps", fps},
-          {"features", motion_feature_names()}, {"classes", classes}};
+  return {{"arch", "behaviour_mlp"},
+          {"embedding_dim", embedding_dim},
+          {"posture", has_posture ? posture.to_json() : nlohmann::json(nullptr)},
+          {"hidden", hidden},
+          {"pen", pen.to_json()},
+          {"stay", stay},
+          {"fps", fps},
+          {"features", motion_feature_names()},
+          {"classes", classes}};
 }
 
 BehaviourNetImpl::BehaviourNetImpl(const BehaviourConfig& c) {
@@ -69,6 +80,7 @@ BehaviourNetImpl::BehaviourNetImpl(const BehaviourConfig& c) {
     in = h;
   }
   mlp->push_back(torch::nn::Linear(in, K));
+  if (c.has_posture) posture = register_module("posture", PostureNet(c.posture));
 }
 
 at::Tensor BehaviourNetImpl::forward(const at::Tensor& x) { return mlp->forward((x - feat_mean) / feat_std); }
@@ -111,6 +123,17 @@ class MlpBehaviourModel : public BehaviourModel {
     return std::make_unique<MlpStream>(this, frame_size, fps > 0 ? fps : cfg_.fps);
   }
   int embedding_dim() const override { return cfg_.embedding_dim; }
+  bool uses_pixels() const override { return cfg_.has_posture; }
+  std::vector<PostureProbs> posture(const cv::Mat& bgr, const std::vector<TrackObservation>& obs) const override {
+    if (!cfg_.has_posture) return {};
+    std::vector<cv::Rect2f> boxes;
+    std::vector<const eh::data::Rle*> masks;
+    for (const auto& o : obs) {
+      boxes.push_back(o.box);
+      masks.push_back(o.mask);
+    }
+    return posture_probs(net_->posture, cfg_.posture, bgr, boxes, masks);
+  }
   std::string name() const override { return name_; }
   std::size_t bytes() const override { return bytes_; }
   const BehaviourConfig& cfg() const { return cfg_; }
@@ -135,7 +158,24 @@ MlpStream::MlpStream(const MlpBehaviourModel* m, cv::Size frame, double fps)
 std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObservation>& obs) {
   std::vector<BehaviourPrediction> out(obs.size());
   if (obs.empty()) return out;
-  const int F = num_motion_features(), E = m_->cfg().embedding_dim, n = F + E;
+  const int F = num_motion_features(), P = m_->cfg().posture_inputs(), E = m_->cfg().embedding_dim, n = F + P + E;
+  // Posture: precomputed, or from the frame for the observations that bring one (one batch).
+  std::vector<PostureProbs> posture(obs.size());
+  if (P > 0) {
+    posture.assign(obs.size(), PostureProbs{1.0f / 3, 1.0f / 3, 1.0f / 3});
+    std::vector<size_t> from_image;
+    for (size_t i = 0; i < obs.size(); ++i) {
+      if (obs[i].posture) posture[i] = *obs[i].posture;
+      else if (obs[i].image && !obs[i].image->empty()) from_image.push_back(i);
+    }
+    // Observations of one update come from one frame.
+    if (!from_image.empty()) {
+      std::vector<TrackObservation> sub;
+      for (size_t i : from_image) sub.push_back(obs[i]);
+      const auto q = m_->posture(*obs[from_image[0]].image, sub);
+      for (size_t k = 0; k < from_image.size(); ++k) posture[from_image[k]] = q[k];
+    }
+  }
   at::Tensor x = torch::zeros({static_cast<int64_t>(obs.size()), n});
   float* px = x.data_ptr<float>();
   for (size_t i = 0; i < obs.size(); ++i) {
@@ -143,8 +183,9 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
     Track& tr = tracks_[o.id];
     tr.hist.lm = &lm_;
     tr.hist.push_and_features(o.t, o.box, o.mask ? mask_shape(*o.mask, o.box) : MaskShape{}, px + i * n);
+    for (int k = 0; k < P; ++k) px[i * n + F + k] = posture_feature(posture[i][k]);
     if (E > 0 && o.embedding && static_cast<int>(o.embedding->size()) == E)
-      std::copy(o.embedding->begin(), o.embedding->end(), px + i * n + F);
+      std::copy(o.embedding->begin(), o.embedding->end(), px + i * n + F + P);
   }
   at::Tensor p = m_->probs(x);
   const float* pp = p.data_ptr<float>();
@@ -197,7 +238,8 @@ std::shared_ptr<const BehaviourModel> load_behaviour_model(const std::string& di
   std::string hid;
   for (int h : cfg.hidden) hid += (hid.empty() ? "" : "-") + std::to_string(h);
   const std::string name = "behaviour-mlp(" + std::to_string(cfg.inputs()) + "-" + hid + "-9" +
-                           (cfg.embedding_dim ? ", with embedding" : ", motion only") + ")";
+                           (cfg.has_posture ? ", pixel posture" : "") +
+                           (cfg.embedding_dim ? ", with embedding" : (cfg.has_posture ? "" : ", motion only")) + ")";
   return std::make_shared<MlpBehaviourModel>(std::move(cfg), std::move(net), name);
 }
 

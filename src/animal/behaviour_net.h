@@ -1,5 +1,7 @@
 // The behaviour classifier network and its config (LibTorch; internal to src/animal): input
-// standardisation (buffers), an MLP, 9 logits (class 0 'unknown' is never predicted).
+// standardisation (buffers), an MLP, 9 logits (class 0 'unknown' is never predicted), and
+// optionally the pixel posture network whose log-probabilities are inputs of the MLP.
+// Inputs, in order: the motion features, [3 posture log-probabilities], [the embedding].
 #pragma once
 #include <torch/nn.h>
 
@@ -7,16 +9,20 @@
 #include <vector>
 
 #include "animal/behaviour_features.h"
+#include "animal/posture_net.h"
 
 namespace eh::animal {
 
 struct BehaviourConfig {
   int embedding_dim = 0;            // 0: the embedding is not an input
+  bool has_posture = false;         // the posture network's output is an input
+  PostureConfig posture;
   std::vector<int> hidden{128, 128};
   PenLandmarks pen;                 // normalised image coordinates
   double stay = 0.9;                // smoothing: probability mass kept on the previous belief per frame at `fps`
   double fps = 6.0;                 // frame rate the smoothing constant refers to
-  int inputs() const { return num_motion_features() + embedding_dim; }
+  int posture_inputs() const { return has_posture ? kPostureGroups : 0; }
+  int inputs() const { return num_motion_features() + posture_inputs() + embedding_dim; }
   static BehaviourConfig from_json(const nlohmann::json& j, const std::string& label);
   nlohmann::json to_json() const;
 };
@@ -26,7 +32,12 @@ struct BehaviourNetImpl : torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);  // [N, inputs] raw features -> [N, 9] logits
   at::Tensor feat_mean, feat_std;
   torch::nn::Sequential mlp{nullptr};
+  PostureNet posture{nullptr};  // "posture.*", only with has_posture
 };
 TORCH_MODULE(BehaviourNet);
+
+// The MLP's posture inputs: log-probabilities, floored so that a confident network does not
+// produce unbounded inputs.
+inline float posture_feature(float p) { return std::log(std::max(p, 1e-4f)); }
 
 }  // namespace eh::animal

@@ -4,14 +4,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <numeric>
 
 #include "animal/behaviour_net.h"
 #include "animal/embedder.h"
+#include "animal/posture_train.h"
 #include "cli/progress.h"
 #include "core/error.h"
 #include "core/json_file.h"
@@ -38,6 +41,9 @@ struct ClipObs {
   eh::data::Rle mask;   // kept only for clips run through the stream
   int label = 0;
   std::vector<float> emb;
+  int posture_group = 0;  // ground truth (upright / sitting / lying)
+  bool has_posture = false;
+  PostureProbs posture{};  // the posture network's output, when one is given
 };
 struct ClipFrame {
   int index = 0;
@@ -56,11 +62,18 @@ double pen_hour(uint64_t seed, const BehaviourClipOptions& o) {
   return r.uniform(o.min_hour, o.max_hour);
 }
 
-Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder* emb, double* embed_s, bool keep_masks) {
+// The posture network's output for the observations of one frame (BehaviourModel::posture).
+using PostureFn = std::function<std::vector<PostureProbs>(const cv::Mat&, const std::vector<TrackObservation>&)>;
+
+// posture_every > 1: the posture network runs (and frames are drawn) on every k-th frame only
+// (not with an embedder, which needs every frame).
+Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder* emb, const PostureFn* posture,
+                   double* embed_s, bool keep_masks, int posture_every = 1) {
   eh::data::SimConfig cfg;
   cfg.seed = seed;
   cfg.start_hour = pen_hour(seed, o);
-  cfg.render = emb != nullptr;
+  cfg.render = emb != nullptr || posture != nullptr;
+  if (!emb && posture) cfg.render_every = posture_every;
   cfg.masks = true;
   eh::data::PenSimulator sim(cfg);
   Clip c;
@@ -75,6 +88,7 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
     fr.index = f;
     fr.t = sim.time_s();
     std::vector<cv::Rect2f> boxes;
+    std::vector<TrackObservation> seen;  // for the posture network (masks of this frame)
     for (const auto& g : sim.ground_truth()) {
       if (g.visible_pixels < o.min_visible_pixels || g.visible_box.area() <= 0) continue;
       ClipObs ob;
@@ -83,8 +97,21 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
       ob.shape = mask_shape(g.mask, ob.box);
       if (keep_masks) ob.mask = g.mask;
       ob.label = static_cast<int>(g.behaviour);
+      ob.posture_group = posture_group(g.pose.posture);
       boxes.push_back(ob.box);
+      TrackObservation t;
+      t.id = g.id;
+      t.box = ob.box;
+      t.mask = &g.mask;
+      seen.push_back(t);
       fr.obs.push_back(std::move(ob));
+    }
+    if (posture && !seen.empty() && !sim.frame().empty()) {
+      const auto q = (*posture)(sim.frame(), seen);
+      for (size_t i = 0; i < q.size(); ++i) {
+        fr.obs[i].posture = q[i];
+        fr.obs[i].has_posture = true;
+      }
     }
     if (emb && !boxes.empty()) {
       const auto t0 = Clock::now();
@@ -97,11 +124,12 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
   return c;
 }
 
-// Features of every observation through the same TrackHistory code the stream uses.
-void clip_features(const Clip& c, int emb_dim, std::vector<float>* X, std::vector<int64_t>* y) {
+// Features of every observation through the same TrackHistory code the stream uses. With a
+// posture input, only observations that have the posture network's output become samples.
+void clip_features(const Clip& c, const BehaviourConfig& cfg, std::vector<float>* X, std::vector<int64_t>* y) {
   const auto lm = landmarks_in_pixels(c.pen, c.size);
   std::map<int, TrackHistory> tracks;
-  const int F = num_motion_features(), n = F + emb_dim;
+  const int F = num_motion_features(), P = cfg.posture_inputs(), emb_dim = cfg.embedding_dim, n = cfg.inputs();
   for (const auto& fr : c.frames)
     for (const auto& o : fr.obs) {
       auto& h = tracks[o.id];
@@ -109,8 +137,13 @@ void clip_features(const Clip& c, int emb_dim, std::vector<float>* X, std::vecto
       const size_t base = X->size();
       X->resize(base + static_cast<size_t>(n), 0.0f);
       h.push_and_features(fr.t, o.box, o.shape, X->data() + base);
+      for (int k = 0; k < P; ++k) (*X)[base + F + k] = posture_feature(o.has_posture ? o.posture[k] : 1.0f / kPostureGroups);
       if (emb_dim > 0 && static_cast<int>(o.emb.size()) == emb_dim)
-        std::copy(o.emb.begin(), o.emb.end(), X->data() + base + F);
+        std::copy(o.emb.begin(), o.emb.end(), X->data() + base + F + P);
+      if (P > 0 && !o.has_posture) {
+        X->resize(base);
+        continue;
+      }
       y->push_back(o.label);
     }
 }
@@ -135,6 +168,7 @@ void run_stream(const BehaviourModel& m, const Clip& c, int64_t clip_index, Stre
       t.box = o.box;
       t.mask = &o.mask;
       t.embedding = o.emb.empty() ? nullptr : &o.emb;
+      t.posture = o.has_posture ? &o.posture : nullptr;
       obs.push_back(t);
     }
     const auto t0 = Clock::now();
@@ -167,12 +201,12 @@ void write_json(const std::string& path, const nlohmann::json& j) {
 
 std::string pct(double x) { return fmt::format("{:.2f}%", 100 * x); }
 
-std::vector<Clip> make_clips(int first, int count, const BehaviourClipOptions& o, const Embedder* emb,
-                             const std::string& what, bool progress, double* embed_s, bool keep_masks) {
+std::vector<Clip> make_clips(int first, int count, const BehaviourClipOptions& o, const Embedder* emb, const PostureFn* posture,
+                             const std::string& what, bool progress, double* embed_s, bool keep_masks, int posture_every = 1) {
   std::vector<Clip> clips;
   eh::cli::ProgressBar bar(what);
   for (int i = 0; i < count; ++i) {
-    clips.push_back(simulate_clip(static_cast<uint64_t>(first + i), o, emb, embed_s, keep_masks));
+    clips.push_back(simulate_clip(static_cast<uint64_t>(first + i), o, emb, posture, embed_s, keep_masks, posture_every));
     if (progress) bar.update(i + 1, count);
   }
   return clips;
@@ -255,9 +289,13 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
   }
   double embed_s = 0;
   StreamRun run;
+  PostureFn posture;
+  if (model->uses_pixels())
+    posture = [&model](const cv::Mat& bgr, const std::vector<TrackObservation>& obs) { return model->posture(bgr, obs); };
   eh::cli::ProgressBar bar("eval-behaviour pens");
   for (int i = 0; i < o.pens; ++i) {  // one pen at a time: masks of many pens would not fit
-    const Clip c = simulate_clip(static_cast<uint64_t>(o.first_seed + i), o.clip, emb.get(), &embed_s, true);
+    const Clip c = simulate_clip(static_cast<uint64_t>(o.first_seed + i), o.clip, emb.get(), posture ? &posture : nullptr,
+                                 &embed_s, true);
     run_stream(*model, c, i, &run);
     if (o.progress) bar.update(i + 1, o.pens);
   }
@@ -309,13 +347,50 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     cfg.fps = sc.fps;
   }
 
+  // ---- posture network first (pens of its own), then its outputs are inputs of the MLP
+  PostureTrainResult posture;
+  PostureFn posture_fn;
+  if (o.posture.pens > 0) {
+    const int a = o.posture.first_seed, b = a + o.posture.pens;
+    if ((a < o.first_seed + o.train_pens && b > o.first_seed) || (o.val_pens > 0 && a < o.first_val_seed + o.val_pens && b > o.first_val_seed))
+      throw UsageError("train-behaviour: posture pen seeds overlap the training or validation seeds");
+    posture = train_posture(o.posture, o.clip, o.seed, o.progress);
+    cfg.has_posture = true;
+    cfg.posture = posture.cfg;
+    rep.posture_samples = posture.samples;
+    rep.posture_s = posture.data_s + posture.train_s;
+    posture_fn = [&](const cv::Mat& bgr, const std::vector<TrackObservation>& obs) {
+      std::vector<cv::Rect2f> boxes;
+      std::vector<const eh::data::Rle*> masks;
+      for (const auto& t : obs) {
+        boxes.push_back(t.box);
+        masks.push_back(t.mask);
+      }
+      return posture_probs(posture.net, posture.cfg, bgr, boxes, masks);
+    };
+  }
+  const PostureFn* pf = cfg.has_posture ? &posture_fn : nullptr;
+
   // ---- data
   double embed_s = 0;
-  const auto train = make_clips(o.first_seed, o.train_pens, o.clip, emb.get(), "behaviour train pens", o.progress, &embed_s, false);
-  const auto val = make_clips(o.first_val_seed, o.val_pens, o.clip, emb.get(), "behaviour val pens", o.progress, &embed_s, true);
+  const auto train = make_clips(o.first_seed, o.train_pens, o.clip, emb.get(), pf, "behaviour train pens", o.progress, &embed_s, false,
+                                std::max(1, o.posture.mlp_every));
+  const auto val = make_clips(o.first_val_seed, o.val_pens, o.clip, emb.get(), pf, "behaviour val pens", o.progress, &embed_s, true);
+  if (cfg.has_posture) {  // the posture network on the validation pens' animals
+    int64_t right = 0, total = 0;
+    for (const auto& c : val)
+      for (const auto& fr : c.frames)
+        for (const auto& ob : fr.obs) {
+          const int best = static_cast<int>(std::max_element(ob.posture.begin(), ob.posture.end()) - ob.posture.begin());
+          right += best == ob.posture_group;
+          ++total;
+        }
+    rep.posture_val_accuracy = total ? static_cast<double>(right) / total : 0;
+    if (o.progress) std::fprintf(stderr, "posture network on the validation pens: %.2f%% of %lld animals\n", 100 * rep.posture_val_accuracy, static_cast<long long>(total));
+  }
   std::vector<float> Xv;
   std::vector<int64_t> yv;
-  for (const auto& c : train) clip_features(c, cfg.embedding_dim, &Xv, &yv);
+  for (const auto& c : train) clip_features(c, cfg, &Xv, &yv);
   const int64_t N = static_cast<int64_t>(yv.size()), D = cfg.inputs();
   rep.train_samples = static_cast<int>(N);
   if (N < o.batch) throw Error(fmt::format("train-behaviour: only {} training samples", N));
@@ -331,6 +406,12 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     torch::NoGradGuard g;
     net->feat_mean.copy_(X.mean(0));
     net->feat_std.copy_(X.std(0).clamp_min(1e-3));
+    if (cfg.has_posture) {  // the trained posture network, saved with the MLP as "posture.*"
+      const auto src = posture.net->named_parameters(), srcb = posture.net->named_buffers();
+      for (auto& p : net->posture->named_parameters()) p.value().copy_(src[p.key()]);
+      for (auto& p : net->posture->named_buffers()) p.value().copy_(srcb[p.key()]);
+      net->posture->eval();
+    }
   }
   // Class weights 1/sqrt(frequency) (normalised to mean 1 over present classes): rare classes
   // (drinking, running, playing) count more, for macro-F1, without drowning lying.
@@ -338,14 +419,14 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   at::Tensor w = torch::where(counts > 0, 1.0 / counts.clamp_min(1).sqrt(), torch::zeros_like(counts));
   w = w / (w.sum() / (counts > 0).sum());
   std::vector<std::pair<std::string, at::Tensor>> params;
-  for (const auto& p : net->named_parameters()) params.emplace_back(p.key(), p.value());
+  for (const auto& p : net->mlp->named_parameters()) params.emplace_back("mlp." + p.key(), p.value());  // not the posture network
   eh::distill::AdamW opt(params, {o.lr, 0.9, 0.999, 1e-8, o.weight_decay});
   const int64_t steps_per_epoch = (N + o.batch - 1) / o.batch, total = steps_per_epoch * o.epochs;
   eh::cli::ProgressBar bar("train-behaviour");
   std::vector<double> loss_hist;
   const auto t_train = Clock::now();
   int64_t step = 0;
-  net->train();
+  net->mlp->train();
   for (int ep = 0; ep < o.epochs; ++ep) {
     at::Tensor perm = torch::randperm(N, torch::kLong);
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
@@ -372,6 +453,7 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     cfg.stay = stay;
     nlohmann::json j = cfg.to_json();
     j["notes"] = "Behaviour classifier for pen-tiny (edgeherd train-behaviour): motion/shape/position features" +
+                 std::string(cfg.has_posture ? " + the posture network's log-probabilities (pixels)" : "") +
                  std::string(cfg.embedding_dim ? " + the embedder's vector" : "") +
                  " -> MLP -> 9 logits (unknown never predicted) -> sticky forward filter.";
     j["seed"] = o.seed;
@@ -407,8 +489,17 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
       s.x.push_back(static_cast<double>(i + 1));
       s.y.push_back(loss_hist[i]);
     }
+    std::vector<eh::report::Series> series{s};
+    if (cfg.has_posture) {
+      eh::report::Series q{"posture network (its own steps)", {}, {}};
+      for (size_t i = 0; i < posture.loss.size(); ++i) {
+        q.x.push_back(static_cast<double>(i + 1));
+        q.y.push_back(posture.loss[i]);
+      }
+      series.push_back(q);
+    }
     eh::report::write_text((fs::path(o.out_dir) / "loss.svg").string(),
-                           eh::report::line_plot_svg({s}, {"Behaviour classifier training loss", "step", "loss", 720, 340, true}));
+                           eh::report::line_plot_svg(series, {"Behaviour classifier training loss", "step", "loss", 720, 340, true}));
   }
   rep.wall_s = seconds_since(t_start);
 
@@ -439,10 +530,28 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   std::string hid;
   for (int h : cfg.hidden) hid += (hid.empty() ? "" : "-") + std::to_string(h);
   card += fmt::format(
-      "Per track and frame: {} motion/shape/position features (docs/animal.md){}; MLP {}-{}-9 (GELU) on standardised "
+      "Per track and frame: {} motion/shape/position features (docs/animal.md){}{}; MLP {}-{}-9 (GELU) on standardised "
       "inputs; sticky-transition forward filter (stay = {:.2f} per frame at {} fps, chosen on validation pens).\n\n",
-      num_motion_features(), cfg.embedding_dim ? fmt::format(" + the {}-d embedding", cfg.embedding_dim) : "", cfg.inputs(),
-      hid, rep.chosen_stay, cfg.fps);
+      num_motion_features(), cfg.has_posture ? " + the posture network's 3 log-probabilities (upright / sitting / lying)" : "",
+      cfg.embedding_dim ? fmt::format(" + the {}-d embedding", cfg.embedding_dim) : "", cfg.inputs(), hid, rep.chosen_stay, cfg.fps);
+  if (cfg.has_posture) {
+    std::string ch;
+    for (int c : cfg.posture.channels) ch += (ch.empty() ? "" : "-") + std::to_string(c);
+    int64_t pp = 0;
+    for (const auto& p : posture.net->parameters()) pp += p.numel();
+    card += fmt::format(
+        "## Posture network\n\nCNN on the animal's crop ({0}x{0}, margin {1}) plus its mask: {2} stride-2 conv blocks "
+        "(conv 3x3, batch norm, ReLU; widths {3}), global mean, linear -> upright / sitting / lying; {4} parameters. Trained "
+        "first, on pens {5}..{6} of its own ({7} min each, one frame in {8}, clock time anywhere in the day): {9} crops "
+        "(upright {10}, sitting {11}, lying {12}), boxes jittered, half the masks coarsened; {13} epochs, batch {14}, AdamW "
+        "lr {15}; {16:.0f} s. Accuracy on the validation pens' animals (ground-truth boxes and masks): {17:.2f}%. The MLP's "
+        "training samples are one frame in {18} of its pens (the frames the posture network saw; the motion history "
+        "sees every frame).\n\n",
+        cfg.posture.crop_size, cfg.posture.margin, cfg.posture.channels.size(), ch, pp, o.posture.first_seed,
+        o.posture.first_seed + o.posture.pens - 1, o.posture.minutes, o.posture.every, posture.samples, posture.counts[0],
+        posture.counts[1], posture.counts[2], o.posture.epochs, o.posture.batch, o.posture.lr, rep.posture_s,
+        100 * rep.posture_val_accuracy, o.posture.mlp_every);
+  }
   card += fmt::format(
       "## Data\n\nGround-truth tracks of simulated pens (1280x720, 6 fps, 8 pigs, hard cases on), {} min each, clock time "
       "of frame 0 drawn per pen in {:.0f}:00-{:.0f}:00; animals with at least {} visible pixels are observed (box = "

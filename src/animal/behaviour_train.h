@@ -18,10 +18,31 @@ struct BehaviourClipOptions {
   int min_visible_pixels = 500;            // fewer visible pixels: the animal is not observed
 };
 
+// The pixel posture network (animal/posture_net.h), trained first on pens of its own so that
+// the MLP learns from its outputs on pens it never saw, as it will see them when deployed.
+struct PostureTrainOptions {
+  int pens = 0;                  // 0: no posture network (motion/shape features only)
+  int first_seed = 3001;
+  double minutes = 3.0;          // per pen
+  // Every k-th frame (only those are drawn). Sparse on purpose: a pig keeps its posture for
+  // minutes, so dense frames of few pens let the network learn the animals, not the postures.
+  int every = 30;
+  int crop_size = 48;
+  float margin = 0.15f;
+  std::vector<int> channels{16, 32, 64, 64};
+  int epochs = 6;
+  int batch = 64;
+  double lr = 3e-3;
+  // The MLP's training pens: samples from every k-th frame only (only those are drawn); the
+  // motion history still sees every frame. Validation and held-out pens use every frame.
+  int mlp_every = 3;
+};
+
 struct BehaviourTrainOptions {
   std::string out_dir;
   bool overwrite = false;
   std::string embedder_dir;      // non-empty: the embedding is an input (frames are rendered)
+  PostureTrainOptions posture;   // posture.pens > 0: pixel posture is an input (frames are rendered)
   int first_seed = 1, train_pens = 24;
   int first_val_seed = 8001, val_pens = 4;
   BehaviourClipOptions clip;
@@ -62,6 +83,10 @@ struct BehaviourTrainReport {
   double chosen_stay = 0;
   double val_accuracy = 0, val_macro_f1 = 0;
   double data_s = 0, train_s = 0, wall_s = 0;
+  // Posture network (posture.pens > 0): samples, training time, accuracy over the three groups
+  // on the validation pens' observations (ground-truth boxes and masks).
+  int posture_samples = 0;
+  double posture_s = 0, posture_val_accuracy = 0;
   BehaviourEvalReport test;      // when eval_pens > 0
 };
 

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "data/rle.h"
 
 namespace eh::animal {
 
@@ -23,29 +24,57 @@ cv::Rect2f crop_square(const cv::Rect2f& box, float margin) {
   return {box.x + 0.5f * box.width - 0.5f * side, box.y + 0.5f * box.height - 0.5f * side, side, side};
 }
 
+namespace {
+
+// Resamples the square `sq` (image pixels) into `out` (size x size, already padding). `src`
+// holds the image pixels from `org` on (the whole image, or a decoded part of a mask); `image`
+// is the full image size. The same arithmetic for pixels and masks keeps them aligned.
+bool sample_square(const cv::Mat& src, cv::Point org, cv::Size image, const cv::Rect2f& sq, int size, cv::Mat* out) {
+  const int x0 = std::max(0, static_cast<int>(std::floor(sq.x))), y0 = std::max(0, static_cast<int>(std::floor(sq.y)));
+  const int x1 = std::min(image.width, static_cast<int>(std::ceil(sq.x + sq.width)));
+  const int y1 = std::min(image.height, static_cast<int>(std::ceil(sq.y + sq.height)));
+  if (x1 <= x0 || y1 <= y0) return false;
+  const double s = size / static_cast<double>(sq.width);
+  const int dx0 = std::clamp(static_cast<int>(std::lround((x0 - sq.x) * s)), 0, size - 1);
+  const int dy0 = std::clamp(static_cast<int>(std::lround((y0 - sq.y) * s)), 0, size - 1);
+  const int dx1 = std::clamp(static_cast<int>(std::lround((x1 - sq.x) * s)), dx0 + 1, size);
+  const int dy1 = std::clamp(static_cast<int>(std::lround((y1 - sq.y) * s)), dy0 + 1, size);
+  cv::Mat dst = (*out)(cv::Rect(dx0, dy0, dx1 - dx0, dy1 - dy0));
+  cv::resize(src(cv::Rect(x0 - org.x, y0 - org.y, x1 - x0, y1 - y0)), dst, dst.size(), 0, 0,
+             s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return true;
+}
+
+bool box_overlaps(const cv::Rect2f& box, cv::Size image) {
+  const cv::Rect2f clipped = box & cv::Rect2f(0, 0, static_cast<float>(image.width), static_cast<float>(image.height));
+  return clipped.width > 0 && clipped.height > 0;
+}
+
+}  // namespace
+
 bool make_crop(const cv::Mat& bgr, const cv::Rect2f& box, const CropOptions& opt, cv::Mat* out) {
   if (opt.size <= 0) throw Error("animal crop: size must be > 0, found " + std::to_string(opt.size));
   if (!bgr.empty() && bgr.type() != CV_8UC3)
     throw Error("animal crop: expected an 8-bit BGR image (CV_8UC3), found type " + std::to_string(bgr.type()));
   out->create(opt.size, opt.size, CV_8UC3);
   out->setTo(crop_pad_bgr());
-  if (bgr.empty()) return false;
   // The box itself must overlap the image (the margin alone does not make a crop).
-  const cv::Rect2f clipped = box & cv::Rect2f(0, 0, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
-  if (!(clipped.width > 0 && clipped.height > 0)) return false;
+  if (bgr.empty() || !box_overlaps(box, bgr.size())) return false;
+  return sample_square(bgr, {0, 0}, bgr.size(), crop_square(box, opt.margin), opt.size, out);
+}
+
+bool make_mask_crop(const eh::data::Rle& mask, const cv::Rect2f& box, const CropOptions& opt, cv::Mat* out) {
+  if (opt.size <= 0) throw Error("animal crop: size must be > 0, found " + std::to_string(opt.size));
+  out->create(opt.size, opt.size, CV_8UC1);
+  out->setTo(cv::Scalar(0));
+  const cv::Size image(mask.width, mask.height);
+  if (image.area() == 0 || !box_overlaps(box, image)) return false;
   const cv::Rect2f sq = crop_square(box, opt.margin);
-  const int x0 = std::max(0, static_cast<int>(std::floor(sq.x))), y0 = std::max(0, static_cast<int>(std::floor(sq.y)));
-  const int x1 = std::min(bgr.cols, static_cast<int>(std::ceil(sq.x + sq.width)));
-  const int y1 = std::min(bgr.rows, static_cast<int>(std::ceil(sq.y + sq.height)));
-  if (x1 <= x0 || y1 <= y0) return false;
-  const double s = opt.size / static_cast<double>(sq.width);
-  const int dx0 = std::clamp(static_cast<int>(std::lround((x0 - sq.x) * s)), 0, opt.size - 1);
-  const int dy0 = std::clamp(static_cast<int>(std::lround((y0 - sq.y) * s)), 0, opt.size - 1);
-  const int dx1 = std::clamp(static_cast<int>(std::lround((x1 - sq.x) * s)), dx0 + 1, opt.size);
-  const int dy1 = std::clamp(static_cast<int>(std::lround((y1 - sq.y) * s)), dy0 + 1, opt.size);
-  cv::Mat dst = (*out)(cv::Rect(dx0, dy0, dx1 - dx0, dy1 - dy0));
-  cv::resize(bgr(cv::Rect(x0, y0, x1 - x0, y1 - y0)), dst, dst.size(), 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return true;
+  const cv::Point a(static_cast<int>(std::floor(sq.x)), static_cast<int>(std::floor(sq.y)));
+  const cv::Point b(static_cast<int>(std::ceil(sq.x + sq.width)), static_cast<int>(std::ceil(sq.y + sq.height)));
+  const cv::Rect in = cv::Rect(a, b) & cv::Rect(0, 0, image.width, image.height);
+  if (in.empty()) return false;
+  return sample_square(eh::data::rle_decode_region(mask, in), in.tl(), image, sq, opt.size, out);
 }
 
 void append_normalised_chw(const cv::Mat& crop_bgr, std::vector<float>* out) {

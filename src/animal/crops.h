@@ -7,6 +7,10 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
+namespace eh::data {
+struct Rle;
+}
+
 namespace eh::animal {
 
 struct CropOptions {
@@ -20,6 +24,11 @@ cv::Scalar crop_pad_bgr();
 // BGR 8-bit crop (size x size, CV_8UC3). Returns false (and leaves `out` all padding) when the
 // box does not overlap the image.
 bool make_crop(const cv::Mat& bgr, const cv::Rect2f& box, const CropOptions& opt, cv::Mat* out);
+
+// The animal's mask under the same square, CV_8UC1 0..255 (resampling makes edges fractional),
+// aligned pixel for pixel with make_crop's crop; 0 outside the image. Returns false (all 0)
+// when the box does not overlap the mask's image.
+bool make_mask_crop(const eh::data::Rle& mask, const cv::Rect2f& box, const CropOptions& opt, cv::Mat* out);
 
 // The square make_crop samples, in image pixels (may extend past the image); empty for a box
 // with non-positive or non-finite size.

@@ -29,6 +29,11 @@ class Embedder {
 // the file and what is wrong.
 std::shared_ptr<const Embedder> load_embedder(const std::string& dir);
 
+// Posture from pixels (behaviour models with a posture network): probabilities of upright,
+// sitting, lying.
+constexpr int kPostureGroups = 3;
+using PostureProbs = std::array<float, kPostureGroups>;
+
 // What the behaviour model sees of one tracked animal in one frame.
 struct TrackObservation {
   int id = 0;                              // track id (stable while tracked)
@@ -36,6 +41,11 @@ struct TrackObservation {
   cv::Rect2f box;                          // pixels
   const eh::data::Rle* mask = nullptr;     // may be null
   const std::vector<float>* embedding = nullptr;  // may be null or empty
+  // The frame (BGR), for models that read pixels (BehaviourModel::uses_pixels()); may be null:
+  // the posture input is then "unknown" (uniform).
+  const cv::Mat* image = nullptr;
+  // Precomputed BehaviourModel::posture() for this observation; when set, `image` is not read.
+  const PostureProbs* posture = nullptr;
 };
 
 struct BehaviourPrediction {
@@ -61,6 +71,13 @@ class BehaviourModel {
   // config is in normalised image coordinates); fps: nominal frame rate.
   virtual std::unique_ptr<BehaviourStream> new_stream(cv::Size frame_size, double fps) const = 0;
   virtual int embedding_dim() const = 0;  // 0 when the model ignores embeddings
+  // True when the model has a posture network and reads TrackObservation::image.
+  virtual bool uses_pixels() const { return false; }
+  // The posture network's output for observations of one frame (what the stream computes from
+  // `image`); empty when the model has no posture network.
+  virtual std::vector<PostureProbs> posture(const cv::Mat& /*bgr*/, const std::vector<TrackObservation>& /*obs*/) const {
+    return {};
+  }
   virtual std::string name() const = 0;
   virtual std::size_t bytes() const = 0;
 };

@@ -26,16 +26,31 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
   app.add_option("--lr", o->lr, "Peak learning rate (AdamW, cosine)")->capture_default_str();
   app.add_option("--seed", o->seed, "Seed")->capture_default_str();
   app.add_option("--eval-pens", o->eval_pens, "Held-out pens (seeds 9001..) evaluated after training")->capture_default_str();
+  app.add_option("--posture-pens", o->posture.pens, "Pens for the pixel posture network (0: none; renders every frame)")->capture_default_str();
+  app.add_option("--posture-seed", o->posture.first_seed, "First posture pen seed")->capture_default_str();
+  app.add_option("--posture-minutes", o->posture.minutes, "Minutes per posture pen")->capture_default_str();
+  app.add_option("--posture-every", o->posture.every, "Posture crops from every k-th frame")->capture_default_str();
+  app.add_option("--posture-epochs", o->posture.epochs, "Posture network epochs")->capture_default_str();
+  app.add_option("--posture-mlp-every", o->posture.mlp_every, "With a posture network: MLP samples from every k-th frame of its pens")
+      ->capture_default_str();
   return [o]() {
     o->threads = at::get_num_threads();
     std::string hid;
     for (int h : o->hidden) hid += " " + std::to_string(h);
     o->command = fmt::format(
         "edgeherd --threads {} train-behaviour --out {}{} --first-seed {} --pens {} --val-seed {} --val-pens {} --minutes {} "
-        "--hidden{} --epochs {} --batch {} --lr {} --seed {} --eval-pens {}",
+        "--hidden{} --epochs {} --batch {} --lr {} --seed {} --eval-pens {}{}",
         o->threads, o->out_dir, o->embedder_dir.empty() ? "" : " --embedder " + o->embedder_dir, o->first_seed, o->train_pens,
-        o->first_val_seed, o->val_pens, o->clip.minutes, hid, o->epochs, o->batch, o->lr, o->seed, o->eval_pens);
+        o->first_val_seed, o->val_pens, o->clip.minutes, hid, o->epochs, o->batch, o->lr, o->seed, o->eval_pens,
+        o->posture.pens > 0 ? fmt::format(" --posture-pens {} --posture-seed {} --posture-minutes {} --posture-every {} --posture-epochs {} "
+                                          "--posture-mlp-every {}",
+                                          o->posture.pens, o->posture.first_seed, o->posture.minutes, o->posture.every, o->posture.epochs,
+                                          o->posture.mlp_every)
+                            : "");
     const auto r = eh::animal::train_behaviour(*o);
+    if (r.posture_samples > 0)
+      std::cout << fmt::format("posture network: {} crops, {:.0f} s, validation accuracy {:.2f}%\n", r.posture_samples, r.posture_s,
+                               100 * r.posture_val_accuracy);
     std::cout << fmt::format("wrote {}: {} training observations; smoothing stay {:.2f} (validation top-1 {:.2f}%, macro-F1 "
                              "{:.2f}%); wall {:.0f} s (data {:.0f} s, training {:.0f} s)\n",
                              r.dir, r.train_samples, r.chosen_stay, 100 * r.val_accuracy, 100 * r.val_macro_f1, r.wall_s,

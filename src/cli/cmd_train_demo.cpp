@@ -1,6 +1,6 @@
 // edgeherd train-demo: reproduces the embedded default model set (models/pen-tiny/) from
 // scratch on simulated pens, in order: teacher segmenter -> student distilled from it ->
-// per-animal embedder -> behaviour classifier (motion and shape features). Each
+// per-animal embedder -> behaviour classifier (motion/shape features + pixel posture). Each
 // stage calls the same library function as its own command (train-segmenter, train-embedder,
 // train-behaviour) with the settings the committed models were made with (their cards give the
 // same as stand-alone commands). A stage whose model is already complete is skipped
@@ -125,13 +125,15 @@ int run(const Opts& o) {
   stage("behaviour", out / "behaviour", [&] {
     eh::animal::BehaviourTrainOptions b;
     b.out_dir = (out / "behaviour").string();
-    // Motion/shape features only, as the committed model: the embedder does not re-identify
-    // or separate postures yet (embedder/card.md), so its vectors are not an input.
+    // Motion/shape features and the pixel posture network (pens 3001..3120), as the committed
+    // model; the embedder does not re-identify yet (embedder/card.md), so its vectors are not an
+    // input.
     b.overwrite = true;
     b.first_seed = 1;
     b.train_pens = 16;
     b.val_pens = 3;
     b.epochs = 10;
+    b.posture.pens = 120;
     b.threads = at::get_num_threads();
     b.command = "edgeherd train-demo (stage behaviour)";
     const auto r = eh::animal::train_behaviour(b);

@@ -357,6 +357,7 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
         x.box = o.box;
         x.mask = o.mask.height > 0 ? &o.mask : nullptr;
         x.embedding = o.embedding.empty() ? nullptr : &o.embedding;
+        x.image = image.empty() ? nullptr : &image;  // the posture network reads the animal's pixels
         obs.push_back(x);
       }
       preds = bstream->update(obs);
