@@ -75,8 +75,8 @@ int run(const Opts& o) {
     t.config = (cfg / "pen_tiny_teacher.json").string();
     t.out = (out / "teacher").string();
     t.work = (work / "teacher").string();
-    t.data = {1, 60, 16, 6, 8};  // pens 1..60, 16 frames each, every 6th, 8 pigs
-    t.steps = 3000;
+    t.data = {1, 120, 12, 8, 8};  // pens 1..120, 12 frames each, every 8th, 8 pigs
+    t.steps = 6000;
     t.batch = 8;
     t.lr = 0.002;
     t.warmup = 100;
