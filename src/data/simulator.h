@@ -106,7 +106,8 @@ struct SimConfig {
   double start_hour = 10.0;      // clock time of frame 0: day/night light and activity
   bool render = true;            // false: dynamics and ground truth only (frame() is empty)
   int render_every = 1;          // > 1: draw only frames whose index is a multiple (frame() is
-                                 // empty on the others; their ground truth is unchanged)
+                                 // empty on the others; ground truth is unchanged; the drawn
+                                 // frames' sensor noise differs from render_every = 1)
   bool masks = true;             // rasterised ground truth (masks, exact visibility); false:
                                  // boxes from the shape outline, visibility ~ in-view fraction
   bool hard_cases = true;        // lighting events (lights off -> IR, dimming, flicker), exits
