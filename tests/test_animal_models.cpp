@@ -53,6 +53,19 @@ class FixedSegmenter : public eh::video::Segmenter {
   std::string name() const override { return "fixed"; }
 };
 
+// One training pen, one validation pen, no held-out evaluation, one thread, quiet; the
+// callers set the toy sizes.
+BehaviourTrainOptions toy_behaviour_options(const std::string& name) {
+  BehaviourTrainOptions o;
+  o.out_dir = (eh::test::temp_dir(name) / "model").string();
+  o.train_pens = 1;
+  o.val_pens = 1;
+  o.eval_pens = 0;
+  o.threads = 1;
+  o.progress = false;
+  return o;
+}
+
 }  // namespace
 
 TEST(AnimalEmbedder, UnitRowsZeroForMissingBoxesDeterministic) {
@@ -167,19 +180,12 @@ TEST(AnimalTraining, EmbedderTrainsWritesModelAndEvaluates) {
 }
 
 TEST(AnimalTraining, BehaviourTrainsAndStreamContract) {
-  const auto d = eh::test::temp_dir("beh_train");
-  BehaviourTrainOptions o;
-  o.out_dir = (d / "model").string();
-  o.train_pens = 1;
-  o.val_pens = 1;
+  BehaviourTrainOptions o = toy_behaviour_options("beh_train");
   o.clip.minutes = 0.5;
   o.epochs = 2;
   o.batch = 256;
   o.hidden = {16};
   o.stay_grid = {0.0, 0.8};
-  o.eval_pens = 0;
-  o.threads = 1;
-  o.progress = false;
   const auto r = train_behaviour(o);
   EXPECT_GT(r.train_samples, 500);
   auto m = load_behaviour_model(o.out_dir);
@@ -221,19 +227,12 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
   // A toy posture network: the model keeps it (config + "posture.*" weights), says it reads
   // pixels, and its stream gives the same predictions whether the posture is computed from the
   // frame or passed precomputed by BehaviourModel::posture (what eval-behaviour does).
-  const auto d = eh::test::temp_dir("beh_posture");
-  BehaviourTrainOptions o;
-  o.out_dir = (d / "model").string();
-  o.train_pens = 1;
-  o.val_pens = 1;
+  BehaviourTrainOptions o = toy_behaviour_options("beh_posture");
   o.clip.minutes = 0.2;
   o.epochs = 1;
   o.batch = 64;
   o.hidden = {8};
   o.stay_grid = {0.5};
-  o.eval_pens = 0;
-  o.threads = 1;
-  o.progress = false;
   o.posture.pens = 1;
   o.posture.minutes = 0.1;
   o.posture.every = 3;

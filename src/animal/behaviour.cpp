@@ -126,13 +126,7 @@ class MlpBehaviourModel : public BehaviourModel {
   bool uses_pixels() const override { return cfg_.has_posture; }
   std::vector<PostureProbs> posture(const cv::Mat& bgr, const std::vector<TrackObservation>& obs) const override {
     if (!cfg_.has_posture) return {};
-    std::vector<cv::Rect2f> boxes;
-    std::vector<const eh::data::Rle*> masks;
-    for (const auto& o : obs) {
-      boxes.push_back(o.box);
-      masks.push_back(o.mask);
-    }
-    return posture_probs(net_->posture, cfg_.posture, bgr, boxes, masks);
+    return posture_probs(net_->posture, cfg_.posture, bgr, obs);
   }
   std::string name() const override { return name_; }
   std::size_t bytes() const override { return bytes_; }

@@ -87,8 +87,7 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
     ClipFrame fr;
     fr.index = f;
     fr.t = sim.time_s();
-    std::vector<cv::Rect2f> boxes;
-    std::vector<TrackObservation> seen;  // for the posture network (masks of this frame)
+    std::vector<TrackObservation> seen;  // for the posture network and the embedder
     for (const auto& g : sim.ground_truth()) {
       if (g.visible_pixels < o.min_visible_pixels || g.visible_box.area() <= 0) continue;
       ClipObs ob;
@@ -98,7 +97,6 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
       if (keep_masks) ob.mask = g.mask;
       ob.label = static_cast<int>(g.behaviour);
       ob.posture_group = posture_group(g.pose.posture);
-      boxes.push_back(ob.box);
       TrackObservation t;
       t.id = g.id;
       t.box = ob.box;
@@ -113,7 +111,9 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
         fr.obs[i].has_posture = true;
       }
     }
-    if (emb && !boxes.empty()) {
+    if (emb && !seen.empty()) {
+      std::vector<cv::Rect2f> boxes;
+      for (const auto& t : seen) boxes.push_back(t.box);
       const auto t0 = Clock::now();
       auto e = emb->embed(sim.frame(), boxes);
       if (embed_s) *embed_s += seconds_since(t0);
@@ -360,13 +360,7 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     rep.posture_samples = posture.samples;
     rep.posture_s = posture.data_s + posture.train_s;
     posture_fn = [&](const cv::Mat& bgr, const std::vector<TrackObservation>& obs) {
-      std::vector<cv::Rect2f> boxes;
-      std::vector<const eh::data::Rle*> masks;
-      for (const auto& t : obs) {
-        boxes.push_back(t.box);
-        masks.push_back(t.mask);
-      }
-      return posture_probs(posture.net, posture.cfg, bgr, boxes, masks);
+      return posture_probs(posture.net, posture.cfg, bgr, obs);
     };
   }
   const PostureFn* pf = cfg.has_posture ? &posture_fn : nullptr;

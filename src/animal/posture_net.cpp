@@ -17,11 +17,6 @@ int posture_group(eh::data::Posture p) {
   return 0;
 }
 
-const char* posture_group_name(int g) {
-  static const char* kNames[kPostureGroups] = {"upright", "sitting", "lying"};
-  return g >= 0 && g < kPostureGroups ? kNames[g] : "?";
-}
-
 PostureConfig PostureConfig::from_json(const nlohmann::json& j, const std::string& label) {
   if (!j.is_object()) throw Error(label + ": field 'posture': expected a JSON object");
   Config c(j, label + " 'posture'");
@@ -78,22 +73,20 @@ PostureNetImpl::PostureNetImpl(const PostureConfig& c) {
 at::Tensor PostureNetImpl::forward(const at::Tensor& x) { return head->forward(features->forward(x).mean({2, 3})); }
 
 std::vector<PostureProbs> posture_probs(PostureNet& net, const PostureConfig& c, const cv::Mat& bgr,
-                                        const std::vector<cv::Rect2f>& boxes, const std::vector<const eh::data::Rle*>& masks) {
-  if (masks.size() != boxes.size())
-    throw Error("posture: " + std::to_string(masks.size()) + " masks for " + std::to_string(boxes.size()) + " boxes");
-  std::vector<PostureProbs> out(boxes.size());
-  if (boxes.empty()) return out;
+                                        const std::vector<TrackObservation>& obs) {
+  std::vector<PostureProbs> out(obs.size());
+  if (obs.empty()) return out;
   std::vector<float> x;
-  std::vector<bool> valid(boxes.size());
+  std::vector<bool> valid(obs.size());
   const int64_t S = c.crop_size;
-  x.reserve(boxes.size() * 4 * static_cast<size_t>(S * S));
-  for (size_t i = 0; i < boxes.size(); ++i) valid[i] = append_posture_input(bgr, boxes[i], masks[i], c, &x);
+  x.reserve(obs.size() * 4 * static_cast<size_t>(S * S));
+  for (size_t i = 0; i < obs.size(); ++i) valid[i] = append_posture_input(bgr, obs[i].box, obs[i].mask, c, &x);
   torch::NoGradGuard g;
   const at::Tensor p =
-      torch::softmax(net->forward(torch::from_blob(x.data(), {static_cast<int64_t>(boxes.size()), 4, S, S}, torch::kFloat)), 1)
+      torch::softmax(net->forward(torch::from_blob(x.data(), {static_cast<int64_t>(obs.size()), 4, S, S}, torch::kFloat)), 1)
           .contiguous();
   const float* pp = p.data_ptr<float>();
-  for (size_t i = 0; i < boxes.size(); ++i)
+  for (size_t i = 0; i < obs.size(); ++i)
     for (int k = 0; k < kPostureGroups; ++k) out[i][k] = valid[i] ? pp[i * kPostureGroups + k] : 1.0f / kPostureGroups;
   return out;
 }

@@ -26,7 +26,6 @@ namespace eh::animal {
 // LyingSternal / LyingLateral -> lying.
 // (kPostureGroups and PostureProbs are in animal/embedder.h.)
 int posture_group(eh::data::Posture p);
-const char* posture_group_name(int g);
 
 struct PostureConfig {
   int crop_size = 48;
@@ -51,9 +50,9 @@ struct PostureNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(PostureNet);
 
-// Softmax probabilities for boxes of one frame (eval mode, no gradients). An animal whose box
-// misses the image gets the uniform 1/3.
+// Softmax probabilities for observations of one frame (their box and mask; eval mode, no
+// gradients). An animal whose box misses the image gets the uniform 1/3.
 std::vector<PostureProbs> posture_probs(PostureNet& net, const PostureConfig& c, const cv::Mat& bgr,
-                                        const std::vector<cv::Rect2f>& boxes, const std::vector<const eh::data::Rle*>& masks);
+                                        const std::vector<TrackObservation>& obs);
 
 }  // namespace eh::animal

@@ -13,6 +13,7 @@
 #include "data/rng.h"
 #include "data/simulator.h"
 #include "distill/adamw.h"
+#include "models/dinov3_vit.h"
 
 namespace eh::animal {
 
@@ -97,9 +98,7 @@ at::Tensor make_batch(const Samples& s, const at::Tensor& idx, bool augment) {
     const auto pool = F::MaxPool2dFuncOptions(3).stride(1).padding(1);
     m = torch::where(r < 0.2, F::max_pool2d(m, pool), torch::where(r > 0.8, -F::max_pool2d(-m, pool), m));
   }
-  const at::Tensor mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1});
-  const at::Tensor stdv = torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
-  return torch::cat({(x - mean) / stdv, m}, 1).contiguous();
+  return torch::cat({eh::models::imagenet_normalize(x), m}, 1).contiguous();
 }
 
 }  // namespace
