@@ -253,3 +253,26 @@ TEST(AnimalFeatures, OutlineAgainstTheAnimalsOwnWalkingOutline) {
   EXPECT_NEAR(f[feature_index("log_area_vs_walking")], std::log(0.6f * 200 * 100 / (0.5f * 200 * 80)), 1e-5);
   EXPECT_NEAR(f[feature_index("walking_ref_age")], 10.0f / 600, 1e-6);
 }
+
+TEST(AnimalFeatures, OutlineJitterOverTwoSeconds) {
+  // A pig at the trough whose head bobs: the box's height alternates 100 / 110 px and the mask's
+  // major standard deviation 50 / 52 px every frame; the width (200 px = the body length) stays.
+  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
+  auto lm = landmarks_in_pixels(pen, {1280, 720});
+  TrackHistory h;
+  h.lm = &lm;
+  std::vector<float> f(static_cast<size_t>(num_motion_features()));
+  for (int i = 0; i < 30; ++i) {
+    const bool up = i % 2;
+    h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, up ? 110.0f : 100.0f), MaskShape{0.7f, 0.4f, up ? 52.0f : 50.0f, 0.9f},
+                        f.data());
+  }
+  // The last 2 s hold 13 frames (7 low, 6 high): sd = 10 * sqrt(7 * 6) / 13 px; mask length = 4 sd.
+  const double sd = 10 * std::sqrt(42.0) / 13;
+  EXPECT_NEAR(f[feature_index("box_w_std_2s")], 0.0f, 1e-6);
+  EXPECT_NEAR(f[feature_index("box_h_std_2s")], sd / 200, 1e-5);
+  EXPECT_NEAR(f[feature_index("mask_len_std_2s")], 4 * (sd / 5) / 200, 1e-5);
+  // Standing still: no jitter.
+  for (int i = 30; i < 45; ++i) h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, 100), MaskShape{0.7f, 0.4f, 50.0f, 0.9f}, f.data());
+  for (auto n : {"box_w_std_2s", "box_h_std_2s", "mask_len_std_2s"}) EXPECT_NEAR(f[feature_index(n)], 0.0f, 1e-6) << n;
+}

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgproc.hpp>
@@ -15,6 +16,7 @@
 #include "animal/embedding_segmenter.h"
 #include "core/error.h"
 #include "core/state_dict.h"
+#include "core/tensor_io.h"
 #include "test_util.h"
 
 using namespace eh::animal;
@@ -55,9 +57,16 @@ class FixedSegmenter : public eh::video::Segmenter {
 
 // One training pen, one validation pen, no held-out evaluation, one thread, quiet; the
 // callers set the toy sizes.
-BehaviourTrainOptions toy_behaviour_options(const std::string& name) {
+// One training pen and one validation pen of `minutes`, an MLP of one hidden layer.
+BehaviourTrainOptions toy_behaviour_options(const std::string& name, double minutes, int epochs, int batch, int hidden,
+                                            std::vector<double> stay_grid) {
   BehaviourTrainOptions o;
   o.out_dir = (eh::test::temp_dir(name) / "model").string();
+  o.clip.minutes = minutes;
+  o.epochs = epochs;
+  o.batch = batch;
+  o.hidden = {hidden};
+  o.stay_grid = std::move(stay_grid);
   o.train_pens = 1;
   o.val_pens = 1;
   o.eval_pens = 0;
@@ -180,12 +189,7 @@ TEST(AnimalTraining, EmbedderTrainsWritesModelAndEvaluates) {
 }
 
 TEST(AnimalTraining, BehaviourTrainsAndStreamContract) {
-  BehaviourTrainOptions o = toy_behaviour_options("beh_train");
-  o.clip.minutes = 0.5;
-  o.epochs = 2;
-  o.batch = 256;
-  o.hidden = {16};
-  o.stay_grid = {0.0, 0.8};
+  BehaviourTrainOptions o = toy_behaviour_options("beh_train", 0.5, 2, 256, 16, {0.0, 0.8});
   const auto r = train_behaviour(o);
   EXPECT_GT(r.train_samples, 500);
   auto m = load_behaviour_model(o.out_dir);
@@ -227,12 +231,7 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
   // A toy posture network: the model keeps it (config + "posture.*" weights), says it reads
   // pixels, and its stream gives the same predictions whether the posture is computed from the
   // frame or passed precomputed by BehaviourModel::posture (what eval-behaviour does).
-  BehaviourTrainOptions o = toy_behaviour_options("beh_posture");
-  o.clip.minutes = 0.2;
-  o.epochs = 1;
-  o.batch = 64;
-  o.hidden = {8};
-  o.stay_grid = {0.5};
+  BehaviourTrainOptions o = toy_behaviour_options("beh_posture", 0.2, 1, 64, 8, {0.5});
   o.posture.pens = 1;
   o.posture.minutes = 0.1;
   o.posture.every = 3;
@@ -283,6 +282,23 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
   blind[0].id = 1;
   blind[0].box = {100, 100, 200, 120};
   EXPECT_EQ(m->new_stream(sc.size, sc.fps)->update(blind).size(), 1u);
+  // A second model reuses this one's posture network unchanged (--posture-from).
+  BehaviourTrainOptions o2 = toy_behaviour_options("beh_posture_reused", 0.2, 1, 64, 8, {0.5});
+  o2.posture.from_dir = o.out_dir;
+  train_behaviour(o2);
+  const auto w1 = eh::st::File::open((fs::path(o.out_dir) / "weights.safetensors").string());
+  const auto w2 = eh::st::File::open((fs::path(o2.out_dir) / "weights.safetensors").string());
+  int compared = 0;
+  for (const auto& t : w1.tensors())
+    if (t.name.rfind("posture.", 0) == 0) {
+      EXPECT_TRUE(torch::equal(eh::read_tensor(w1, t), eh::read_tensor(w2, t.name))) << t.name;
+      ++compared;
+    }
+  EXPECT_GT(compared, 8);
+  EXPECT_TRUE(m->uses_pixels());
+  o2.overwrite = true;
+  o2.posture.from_dir = (fs::path(o.out_dir).parent_path() / "no-such-model").string();
+  EXPECT_THROW(train_behaviour(o2), eh::Error);
   // Posture pens must not overlap the training pens.
   o.overwrite = true;
   o.posture.first_seed = o.first_seed;
@@ -309,4 +325,93 @@ TEST(AnimalBehaviour, LoadErrorsNameTheField) {
   bad = j;
   bad.erase("pen");
   EXPECT_THROW(BehaviourConfig::from_json(bad, "b.json"), eh::Error);
+  // Transitions: 9 rows of 9 probabilities summing to 1.
+  std::vector<std::vector<double>> t(9, std::vector<double>(9, 1.0 / 9));
+  bad = j;
+  bad["transitions"] = t;
+  EXPECT_EQ(BehaviourConfig::from_json(bad, "b.json").transitions.size(), 9u);
+  t[3][3] += 0.5;
+  bad["transitions"] = t;
+  try {
+    BehaviourConfig::from_json(bad, "b.json");
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("transitions': row 3 sums to"), std::string::npos) << e.what();
+  }
+  t.pop_back();
+  bad["transitions"] = t;
+  EXPECT_THROW(BehaviourConfig::from_json(bad, "b.json"), eh::Error);
+  // Logit bias: 9 finite numbers.
+  bad = j;
+  bad["logit_bias"] = std::vector<double>(9, 0.25);
+  EXPECT_EQ(BehaviourConfig::from_json(bad, "b.json").logit_bias.size(), 9u);
+  bad["logit_bias"] = std::vector<double>(8, 0.25);
+  try {
+    BehaviourConfig::from_json(bad, "b.json");
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("logit_bias"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AnimalBehaviour, TransitionFilterMatchesHandComputedRecursion) {
+  // One trained toy model, three smoothing configs on the same weights: stay 0 gives the
+  // classifier's own probabilities p_t; the identity matrix must equal no matrix (the sticky
+  // filter); a matrix T must give b_t ~ p_t * (stay * T' b_{t-1} + (1 - stay) / 8).
+  BehaviourTrainOptions o = toy_behaviour_options("beh_transitions", 0.3, 1, 128, 8, {0.0});
+  train_behaviour(o);
+  const fs::path dir(o.out_dir);
+  nlohmann::json cfg;
+  std::ifstream(dir / "config.json") >> cfg;
+  auto with = [&](const std::string& name, double stay, const nlohmann::json& transitions) {
+    const fs::path d = dir.parent_path() / name;
+    fs::create_directories(d);
+    fs::copy_file(dir / "weights.safetensors", d / "weights.safetensors", fs::copy_options::overwrite_existing);
+    auto c = cfg;
+    c["stay"] = stay;
+    c["transitions"] = transitions;
+    std::ofstream(d / "config.json") << c.dump();
+    return load_behaviour_model(d.string());
+  };
+  constexpr int K = eh::data::kNumBehaviours;
+  std::vector<std::vector<double>> I(K, std::vector<double>(K, 0.0)), T(K, std::vector<double>(K, 0.0));
+  for (int r = 0; r < K; ++r) {
+    I[r][r] = 1;
+    for (int c = 1; c < K; ++c) T[r][c] = r == 0 ? (c == 1) : (r == c ? 0.6 : 0.4 / 7);
+  }
+  auto raw = with("raw", 0.0, nullptr), sticky = with("sticky", 0.7, nullptr), ident = with("ident", 0.7, I), mat = with("mat", 0.7, T);
+  // A logit bias multiplies the classifier's probabilities by exp(bias), renormalised.
+  const std::vector<double> bias{0, 0.5, 0, -1, 0, 0, 0.2, 0, 0};
+  cfg["logit_bias"] = bias;
+  auto biased = with("biased", 0.0, nullptr);
+  cfg.erase("logit_bias");
+  auto sr = raw->new_stream({1280, 720}, 6), ss = sticky->new_stream({1280, 720}, 6), si = ident->new_stream({1280, 720}, 6),
+       sm = mat->new_stream({1280, 720}, 6), sb = biased->new_stream({1280, 720}, 6);
+  std::vector<TrackObservation> obs(1);
+  obs[0].id = 4;
+  obs[0].box = {300, 200, 180, 90};
+  std::array<double, K> b{};
+  for (int f = 0; f < 10; ++f) {
+    obs[0].t = f / 6.0;
+    obs[0].box.x += (f % 3) * 25.0f;  // walks in bursts
+    const auto p = sr->update(obs)[0].probs;
+    const auto a = ss->update(obs)[0].probs, c = si->update(obs)[0].probs, m = sm->update(obs)[0].probs;
+    const auto pb = sb->update(obs)[0].probs;
+    double zb = 0;
+    for (int k = 1; k < K; ++k) zb += p[k] * std::exp(bias[k]);
+    for (int k = 1; k < K; ++k) EXPECT_NEAR(pb[k], p[k] * std::exp(bias[k]) / zb, 1e-5) << f << " " << k;
+    std::array<double, K> nb{};
+    double sum = 0;
+    for (int k = 1; k < K; ++k) {
+      double moved = 0;
+      for (int j = 1; j < K; ++j) moved += b[j] * T[j][k];
+      nb[k] = p[k] * (f == 0 ? 1.0 / 8 : 0.7 * moved + 0.3 / 8);
+      sum += nb[k];
+    }
+    for (int k = 1; k < K; ++k) {
+      b[k] = nb[k] / sum;
+      EXPECT_NEAR(a[k], c[k], 1e-6) << f << " " << k;
+      EXPECT_NEAR(m[k], b[k], 1e-5) << f << " " << k;
+    }
+  }
 }

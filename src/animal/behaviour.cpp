@@ -1,5 +1,8 @@
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -34,6 +37,36 @@ BehaviourConfig BehaviourConfig::from_json(const nlohmann::json& j, const std::s
   b.pen = PenLandmarks::from_json(j.at("pen"), label);
   b.stay = c.get<double>("stay");
   b.fps = c.get_or<double>("fps", 6.0);
+  c.ignore("logit_bias");
+  if (j.contains("logit_bias") && !j.at("logit_bias").is_null()) {
+    const auto& v = j.at("logit_bias");
+    if (!v.is_array() || v.size() != K) throw Error(label + ": field 'logit_bias': expected 9 numbers, found " + v.dump());
+    for (const auto& x : v) {
+      if (!x.is_number() || !std::isfinite(x.get<double>()))
+        throw Error(label + ": field 'logit_bias': expected finite numbers, found " + x.dump());
+      b.logit_bias.push_back(x.get<double>());
+    }
+  }
+  c.ignore("transitions");
+  if (j.contains("transitions") && !j.at("transitions").is_null()) {
+    const auto& t = j.at("transitions");
+    if (!t.is_array() || t.size() != K) throw Error(label + ": field 'transitions': expected 9 rows of 9 numbers");
+    for (size_t r = 0; r < K; ++r) {
+      if (!t[r].is_array() || t[r].size() != K)
+        throw Error(label + ": field 'transitions': row " + std::to_string(r) + ": expected 9 numbers, found " + t[r].dump());
+      std::vector<double> row;
+      double sum = 0;
+      for (const auto& v : t[r]) {
+        if (!v.is_number() || v.get<double>() < 0)
+          throw Error(label + ": field 'transitions': row " + std::to_string(r) + ": expected probabilities >= 0, found " + v.dump());
+        row.push_back(v.get<double>());
+        sum += row.back();
+      }
+      if (std::fabs(sum - 1) > 1e-3)
+        throw Error(label + ": field 'transitions': row " + std::to_string(r) + " sums to " + std::to_string(sum) + ", expected 1");
+      b.transitions.push_back(row);
+    }
+  }
   const auto feats = c.get<std::vector<std::string>>("features");
   if (feats != motion_feature_names())
     throw Error(label + ": field 'features' does not match this build's behaviour features (" +
@@ -64,6 +97,8 @@ nlohmann::json BehaviourConfig::to_json() const {
           {"pen", pen.to_json()},
           {"stay", stay},
           {"fps", fps},
+          {"transitions", transitions.empty() ? nlohmann::json(nullptr) : nlohmann::json(transitions)},
+          {"logit_bias", logit_bias.empty() ? nlohmann::json(nullptr) : nlohmann::json(logit_bias)},
           {"features", motion_feature_names()},
           {"classes", classes}};
 }
@@ -113,6 +148,18 @@ class MlpBehaviourModel : public BehaviourModel {
   MlpBehaviourModel(BehaviourConfig cfg, BehaviourNet net, std::string name)
       : cfg_(std::move(cfg)), net_(std::move(net)), name_(std::move(name)) {
     net_->eval();
+    // Powers of the transition matrix for gaps of 1..kMaxSteps frames (row-major, from -> to).
+    std::array<double, K * K> t{};
+    for (int r = 0; r < K; ++r)
+      for (int c = 0; c < K; ++c) t[r * K + c] = cfg_.transitions.empty() ? (r == c) : cfg_.transitions[r][c];
+    steps_[0] = t;
+    for (int n = 1; n < kMaxSteps; ++n)
+      for (int r = 0; r < K; ++r)
+        for (int c = 0; c < K; ++c) {
+          double v = 0;
+          for (int m = 0; m < K; ++m) v += steps_[n - 1][r * K + m] * t[m * K + c];
+          steps_[n][r * K + c] = v;
+        }
     for (const auto& p : net_->parameters()) bytes_ += p.numel() * p.element_size();
     for (const auto& b : net_->buffers()) bytes_ += b.numel() * b.element_size();
   }
@@ -131,10 +178,14 @@ class MlpBehaviourModel : public BehaviourModel {
   std::string name() const override { return name_; }
   std::size_t bytes() const override { return bytes_; }
   const BehaviourConfig& cfg() const { return cfg_; }
+  static constexpr int kMaxSteps = 12;
+  // The transition matrix to the power n (1 <= n <= kMaxSteps), row-major, from -> to.
+  const std::array<double, K * K>& transition(int n) const { return steps_[std::clamp(n, 1, kMaxSteps) - 1]; }
   // [N, inputs] -> [N, 9] probabilities (unknown masked out).
   at::Tensor probs(const at::Tensor& x) const {
     torch::NoGradGuard g;
     at::Tensor logits = net_->forward(x);
+    if (!cfg_.logit_bias.empty()) logits += torch::tensor(cfg_.logit_bias, torch::kDouble).to(torch::kFloat);
     logits.select(1, 0).fill_(-1e9);
     return torch::softmax(logits, 1).contiguous();
   }
@@ -144,6 +195,7 @@ class MlpBehaviourModel : public BehaviourModel {
   mutable BehaviourNet net_;  // forward() has no side effects; shared by streams
   std::string name_;
   std::size_t bytes_ = 0;
+  std::array<std::array<double, K * K>, kMaxSteps> steps_{};
 };
 
 MlpStream::MlpStream(const MlpBehaviourModel* m, cv::Size frame, double fps)
@@ -189,11 +241,16 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
     std::array<float, K> b{};
     double s = 0;
     const double dt = tr.has_belief ? obs[i].t - tr.last_t : 1e9;
-    // Sticky-transition forward filter: prior = stay * belief + (1 - stay) * uniform, with
-    // stay scaled to the time since the track's previous observation.
-    const double stay = (tr.has_belief && dt >= 0 && dt < 1.5) ? std::pow(stay1, std::max(1e-3, dt * m_->cfg().fps)) : 0.0;
+    // Forward filter: prior = stay * (T^n' belief) + (1 - stay) * uniform, with stay and the
+    // number n of transition steps scaled to the time since the track's previous observation.
+    const double frames = dt * m_->cfg().fps;
+    const double stay = (tr.has_belief && dt >= 0 && dt < 1.5) ? std::pow(stay1, std::max(1e-3, frames)) : 0.0;
+    const auto& T = m_->transition(static_cast<int>(std::lround(frames)));
     for (int k = 1; k < K; ++k) {
-      const double prior = stay * (tr.has_belief ? tr.belief[k] : 0.0) + (1 - stay) / (K - 1);
+      double moved = 0;
+      if (stay > 0)
+        for (int j = 1; j < K; ++j) moved += tr.belief[j] * T[j * K + k];
+      const double prior = stay * moved + (1 - stay) / (K - 1);
       b[k] = static_cast<float>(pp[i * K + k] * prior);
       s += b[k];
     }

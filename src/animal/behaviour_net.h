@@ -19,7 +19,14 @@ struct BehaviourConfig {
   PostureConfig posture;
   std::vector<int> hidden{128, 128};
   PenLandmarks pen;                 // normalised image coordinates
-  double stay = 0.9;                // smoothing: probability mass kept on the previous belief per frame at `fps`
+  // Smoothing (a forward filter per track): prior = stay * (T' belief) + (1 - stay) * uniform per
+  // frame at `fps`, T = `transitions` (row = from, column = to, per frame; the label sequences
+  // of the training pens) or the identity when empty (a plain sticky filter).
+  double stay = 0.9;
+  std::vector<std::vector<double>> transitions;
+  // Added to the logits (9; empty: none): the log ratio of the deployed to the training class
+  // frequencies (scaled) when the training pens were livelier than deployed ones.
+  std::vector<double> logit_bias;
   double fps = 6.0;                 // frame rate the smoothing constant refers to
   int posture_inputs() const { return has_posture ? kPostureGroups : 0; }
   int inputs() const { return num_motion_features() + posture_inputs() + embedding_dim; }

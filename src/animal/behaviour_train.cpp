@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <map>
 #include <numeric>
 
 #include "animal/behaviour_net.h"
@@ -72,6 +74,10 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
   eh::data::SimConfig cfg;
   cfg.seed = seed;
   cfg.start_hour = pen_hour(seed, o);
+  if (o.max_activity > 1) {
+    eh::data::Rng r(eh::data::derive_seed(seed, 5151));
+    cfg.activity = std::exp(r.uniform(0.0, std::log(o.max_activity)));
+  }
   cfg.render = emb != nullptr || posture != nullptr;
   if (!emb && posture) cfg.render_every = posture_every;
   cfg.masks = true;
@@ -184,9 +190,65 @@ void run_stream(const BehaviourModel& m, const Clip& c, int64_t clip_index, Stre
   }
 }
 
+// Fills rep.boundary_*: keys are (clip * 1e6 + frame, id); an animal's frames within a clip are
+// consecutive unless it was unobserved (a gap breaks its sequence).
+void boundary_breakdown(const StreamRun& run, BehaviourEvalReport* rep) {
+  std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> seqs;  // (clip, id) -> frames
+  for (const auto& kv : run.gt.labels) seqs[{kv.first.first / 1000000, kv.first.second}].push_back(kv.first.first % 1000000);
+  for (auto& [cid, seq] : seqs) {
+    std::sort(seq.begin(), seq.end());
+    const size_t n = seq.size();
+    std::vector<int> label(n);
+    for (size_t i = 0; i < n; ++i) label[i] = run.gt.labels.at({cid.first * 1000000 + seq[i], cid.second});
+    // Distance to the nearest frame whose label differs from its predecessor's (observed in turn).
+    const int64_t far = std::numeric_limits<int64_t>::max() / 4;
+    std::vector<int64_t> dist(n, far);
+    int64_t last = -far;
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0 && label[i] != label[i - 1]) last = seq[i];
+      dist[i] = std::min(dist[i], seq[i] - last);
+    }
+    last = far;
+    for (size_t i = n; i-- > 0;) {
+      if (i + 1 < n && label[i + 1] != label[i]) last = seq[i + 1];
+      dist[i] = std::min(dist[i], last - seq[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      int b = 0;
+      while (b < BehaviourEvalReport::kBoundaryBuckets - 1 && dist[i] > BehaviourEvalReport::kBoundaryEdges[b]) ++b;
+      const auto it = run.pred.labels.find({cid.first * 1000000 + seq[i], cid.second});
+      ++rep->boundary_total[b];
+      rep->boundary_wrong[b] += it == run.pred.labels.end() || it->second != label[i];
+    }
+  }
+}
+
+// Per-frame label transitions of the clips' animals (row = from, column = to), over pairs of
+// consecutive frames in which the animal is observed; a pseudo-count keeps every transition
+// between the 8 real classes possible. Class 0 (unknown, never produced) stays on itself.
+std::vector<std::vector<double>> label_transitions(const std::vector<Clip>& clips, double pseudo = 0.1) {
+  std::vector<std::vector<double>> n(K, std::vector<double>(K, 0.0));
+  for (const auto& c : clips) {
+    std::map<int, std::pair<int, int>> last;  // id -> (frame index, label)
+    for (const auto& fr : c.frames)
+      for (const auto& o : fr.obs) {
+        const auto it = last.find(o.id);
+        if (it != last.end() && it->second.first == fr.index - 1) n[it->second.second][o.label] += 1;
+        last[o.id] = {fr.index, o.label};
+      }
+  }
+  for (int r = 0; r < K; ++r) {
+    double sum = 0;
+    for (int c = 1; c < K; ++c) sum += (n[r][c] += r > 0 ? pseudo : 0.0);
+    for (int c = 0; c < K; ++c) n[r][c] = sum > 0 ? n[r][c] / sum : (r == c);
+  }
+  return n;
+}
+
 BehaviourEvalReport finish_run(const StreamRun& run) {
   BehaviourEvalReport rep;
   rep.result = eh::eval::evaluate_classification(run.gt, run.pred, eh::eval::edinburgh_pig_classes());
+  boundary_breakdown(run, &rep);
   rep.frames = run.frames;
   rep.observations = run.observations;
   rep.ms_per_frame = run.frames ? 1000 * run.update_s / run.frames : 0;
@@ -213,6 +275,11 @@ std::vector<Clip> make_clips(int first, int count, const BehaviourClipOptions& o
 }
 
 }  // namespace
+
+const char* BehaviourEvalReport::boundary_bucket_name(int b) {
+  static const char* names[kBoundaryBuckets] = {"within 1 s of a true label change", "1-3 s from one", "farther"};
+  return b >= 0 && b < kBoundaryBuckets ? names[b] : "?";
+}
 
 std::string confusion_markdown(const eh::eval::ClassificationResult& r) {
   const size_t n = r.class_names.size();
@@ -315,6 +382,12 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
     j["embed_ms_per_frame"] = rep.embed_ms_per_frame;
     j["pens"] = {o.first_seed, o.first_seed + o.pens - 1};
     j["smoothing"] = o.smoothing;
+    nlohmann::json bj = nlohmann::json::array();
+    for (int b = 0; b < BehaviourEvalReport::kBoundaryBuckets; ++b)
+      bj.push_back({{"where", BehaviourEvalReport::boundary_bucket_name(b)},
+                    {"observations", rep.boundary_total[b]},
+                    {"wrong", rep.boundary_wrong[b]}});
+    j["errors_by_distance_to_label_change"] = bj;
     write_json((fs::path(o.out_dir) / "metrics.json").string(), j);
   }
   return rep;
@@ -350,11 +423,12 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   // ---- posture network first (pens of its own), then its outputs are inputs of the MLP
   PostureTrainResult posture;
   PostureFn posture_fn;
-  if (o.posture.pens > 0) {
+  if (o.posture.pens > 0 || !o.posture.from_dir.empty()) {
     const int a = o.posture.first_seed, b = a + o.posture.pens;
-    if ((a < o.first_seed + o.train_pens && b > o.first_seed) || (o.val_pens > 0 && a < o.first_val_seed + o.val_pens && b > o.first_val_seed))
+    if (o.posture.from_dir.empty() &&
+        ((a < o.first_seed + o.train_pens && b > o.first_seed) || (o.val_pens > 0 && a < o.first_val_seed + o.val_pens && b > o.first_val_seed)))
       throw UsageError("train-behaviour: posture pen seeds overlap the training or validation seeds");
-    posture = train_posture(o.posture, o.clip, o.seed, o.progress);
+    posture = o.posture.from_dir.empty() ? train_posture(o.posture, o.clip, o.seed, o.progress) : load_trained_posture(o.posture.from_dir);
     cfg.has_posture = true;
     cfg.posture = posture.cfg;
     rep.posture_samples = posture.samples;
@@ -369,7 +443,9 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   double embed_s = 0;
   const auto train = make_clips(o.first_seed, o.train_pens, o.clip, emb.get(), pf, "behaviour train pens", o.progress, &embed_s, false,
                                 std::max(1, o.posture.mlp_every));
-  const auto val = make_clips(o.first_val_seed, o.val_pens, o.clip, emb.get(), pf, "behaviour val pens", o.progress, &embed_s, true);
+  BehaviourClipOptions as_deployed = o.clip;
+  as_deployed.max_activity = 1;
+  const auto val = make_clips(o.first_val_seed, o.val_pens, as_deployed, emb.get(), pf, "behaviour val pens", o.progress, &embed_s, true);
   if (cfg.has_posture) {  // the posture network on the validation pens' animals
     int64_t right = 0, total = 0;
     for (const auto& c : val)
@@ -457,25 +533,59 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   };
   nlohmann::json val_rows = nlohmann::json::array();
   double best = -1;
-  for (double stay : o.stay_grid) {
-    write_cfg(stay);
-    if (val.empty()) break;
-    auto m = load_behaviour_model(o.out_dir);
-    StreamRun run;
-    for (size_t i = 0; i < val.size(); ++i) run_stream(*m, val[i], static_cast<int64_t>(i), &run);
-    const auto r = finish_run(run);
-    const double score = r.result.accuracy + r.result.macro_f1;
-    val_rows.push_back({{"stay", stay}, {"top1", r.result.accuracy}, {"macro_f1", r.result.macro_f1}});
-    if (o.progress)
-      std::fprintf(stderr, "validation stay %.2f: top-1 %s macro-F1 %s\n", stay, pct(r.result.accuracy).c_str(),
-                   pct(r.result.macro_f1).c_str());
-    if (score > best) {
-      best = score;
-      rep.chosen_stay = stay;
-      rep.val_accuracy = r.result.accuracy;
-      rep.val_macro_f1 = r.result.macro_f1;
+  const auto learned = label_transitions(train);
+  // Livelier training pens shift the class frequencies away from the deployed ones (the
+  // validation pens'): a logit bias log(deployed / training frequency), scaled by one of
+  // o.prior_shift_grid, undoes some of the shift (0 keeps the livelier prior).
+  std::vector<double> shift(K, 0.0);
+  {
+    std::vector<double> ntr(K, 0.0), nval(K, 0.0);
+    for (int64_t y : yv) ntr[static_cast<size_t>(y)] += 1;
+    for (const auto& c : val)
+      for (const auto& fr : c.frames)
+        for (const auto& ob : fr.obs) nval[static_cast<size_t>(ob.label)] += 1;
+    const double st = std::accumulate(ntr.begin(), ntr.end(), 0.0), sv = std::accumulate(nval.begin(), nval.end(), 0.0);
+    for (int k = 1; k < K; ++k)
+      if (ntr[k] > 0 && nval[k] > 0) shift[k] = std::log((nval[k] / sv) / (ntr[k] / st));
+  }
+  auto smoothing = [&](double lambda, bool use_learned) {
+    cfg.transitions = use_learned ? learned : std::vector<std::vector<double>>{};
+    cfg.logit_bias.clear();
+    if (lambda != 0)
+      for (double v : shift) cfg.logit_bias.push_back(lambda * v);
+  };
+  std::vector<std::pair<double, bool>> variants;  // (prior shift, learned transitions)
+  for (const double lambda : o.clip.max_activity > 1 ? o.prior_shift_grid : std::vector<double>{0.0})
+    for (const bool use_learned : {false, true}) variants.emplace_back(lambda, use_learned);
+  for (const auto& [lambda, use_learned] : variants) {
+    smoothing(lambda, use_learned);
+    for (double stay : o.stay_grid) {
+      write_cfg(stay);
+      if (val.empty()) break;
+      auto m = load_behaviour_model(o.out_dir);
+      StreamRun run;
+      for (size_t i = 0; i < val.size(); ++i) run_stream(*m, val[i], static_cast<int64_t>(i), &run);
+      const auto r = finish_run(run);
+      const double score = r.result.accuracy + r.result.macro_f1;
+      val_rows.push_back({{"transitions", use_learned ? "training pens" : "identity"},
+                          {"prior_shift", lambda},
+                          {"stay", stay},
+                          {"top1", r.result.accuracy},
+                          {"macro_f1", r.result.macro_f1}});
+      if (o.progress)
+        std::fprintf(stderr, "validation prior shift %.1f, %s transitions, stay %.2f: top-1 %s macro-F1 %s\n", lambda,
+                     use_learned ? "learned" : "identity", stay, pct(r.result.accuracy).c_str(), pct(r.result.macro_f1).c_str());
+      if (score > best) {
+        best = score;
+        rep.chosen_stay = stay;
+        rep.chosen_transitions = use_learned;
+        rep.chosen_prior_shift = lambda;
+        rep.val_accuracy = r.result.accuracy;
+        rep.val_macro_f1 = r.result.macro_f1;
+      }
     }
   }
+  smoothing(rep.chosen_prior_shift, rep.chosen_transitions);
   write_cfg(rep.chosen_stay);
   {
     eh::report::Series s{"weighted cross-entropy", {}, {}};
@@ -484,7 +594,7 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
       s.y.push_back(loss_hist[i]);
     }
     std::vector<eh::report::Series> series{s};
-    if (cfg.has_posture) {
+    if (!posture.loss.empty()) {
       eh::report::Series q{"posture network (its own steps)", {}, {}};
       for (size_t i = 0; i < posture.loss.size(); ++i) {
         q.x.push_back(static_cast<double>(i + 1));
@@ -504,7 +614,7 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     eo.model_dir = o.out_dir;
     eo.embedder_dir = o.embedder_dir;
     eo.pens = o.eval_pens;
-    eo.clip = o.clip;
+    eo.clip = as_deployed;
     eo.out_dir = o.out_dir;
     eo.progress = o.progress;
     eo.threads = o.threads;
@@ -525,10 +635,17 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   for (int h : cfg.hidden) hid += (hid.empty() ? "" : "-") + std::to_string(h);
   card += fmt::format(
       "Per track and frame: {} motion/shape/position features (docs/animal.md){}{}; MLP {}-{}-9 (GELU) on standardised "
-      "inputs; sticky-transition forward filter (stay = {:.2f} per frame at {} fps, chosen on validation pens).\n\n",
+      "inputs{}; forward filter with {} transitions (stay = {:.2f} per frame at {} fps), both chosen on validation pens.\n\n",
       num_motion_features(), cfg.has_posture ? " + the posture network's 3 log-probabilities (upright / sitting / lying)" : "",
-      cfg.embedding_dim ? fmt::format(" + the {}-d embedding", cfg.embedding_dim) : "", cfg.inputs(), hid, rep.chosen_stay, cfg.fps);
-  if (cfg.has_posture) {
+      cfg.embedding_dim ? fmt::format(" + the {}-d embedding", cfg.embedding_dim) : "", cfg.inputs(), hid,
+      rep.chosen_prior_shift != 0 ? fmt::format(", logits shifted by {} x log(validation / training class frequency)", rep.chosen_prior_shift)
+                                  : "",
+      rep.chosen_transitions ? "the training pens' per-frame label" : "identity (sticky)", rep.chosen_stay, cfg.fps);
+  if (cfg.has_posture && !o.posture.from_dir.empty()) {
+    card += fmt::format("## Posture network\n\nTaken unchanged from `{}` (its card describes its training). Accuracy on this "
+                        "model's validation pens' animals (ground-truth boxes and masks): {:.2f}%.\n\n",
+                        o.posture.from_dir, 100 * rep.posture_val_accuracy);
+  } else if (cfg.has_posture) {
     std::string ch;
     for (int c : cfg.posture.channels) ch += (ch.empty() ? "" : "-") + std::to_string(c);
     int64_t pp = 0;
@@ -549,10 +666,14 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   card += fmt::format(
       "## Data\n\nGround-truth tracks of simulated pens (1280x720, 6 fps, 8 pigs, hard cases on), {} min each, clock time "
       "of frame 0 drawn per pen in {:.0f}:00-{:.0f}:00; animals with at least {} visible pixels are observed (box = "
-      "bounding box of the visible mask). Training pens: seeds {}..{} ({} observations); validation (smoothing "
+      "bounding box of the visible mask). Training pens: seeds {}..{} ({} observations{}); validation (smoothing "
       "constant): {}..{}. Seeds 9001..9999 are held out.\n\n",
       o.clip.minutes, o.clip.min_hour, o.clip.max_hour, o.clip.min_visible_pixels, o.first_seed, o.first_seed + o.train_pens - 1,
-      rep.train_samples, o.first_val_seed, o.first_val_seed + o.val_pens - 1);
+      rep.train_samples,
+      o.clip.max_activity > 1 ? fmt::format("; activity drawn per pen log-uniform in [1, {}], validation and held-out pens at 1",
+                                            o.clip.max_activity)
+                              : "",
+      o.first_val_seed, o.first_val_seed + o.val_pens - 1);
   card += fmt::format(
       "## Training\n\nWeighted cross-entropy (1/sqrt(class frequency)), AdamW lr {} (cosine), weight decay {}, batch {}, {} "
       "epochs, seed {}, {} thread(s). Command: `{}`\n\nWall time: {:.0f} s (data {:.0f} s, training {:.0f} s). Loss: "

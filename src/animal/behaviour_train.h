@@ -4,6 +4,7 @@
 // simulator's behaviour. Pen seeds 9001..9999 are never used for training or validation
 // (validation, which picks the smoothing constant, uses 8001..).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,12 +17,19 @@ struct BehaviourClipOptions {
   double minutes = 3.0;
   double min_hour = 7.0, max_hour = 19.0;  // clock time of frame 0, drawn per pen from the seed
   int min_visible_pixels = 500;            // fewer visible pixels: the animal is not observed
+  // SimConfig::activity drawn per pen, log-uniform in [1, max_activity] (1: every pen as
+  // deployed). Training pens only: livelier pens lie less, so the rare behaviours (running,
+  // playing, sitting) get more of the samples; validation and held-out pens keep 1.
+  double max_activity = 1.0;
 };
 
 // The pixel posture network (animal/posture_net.h), trained first on pens of its own so that
 // the MLP learns from its outputs on pens it never saw, as it will see them when deployed.
 struct PostureTrainOptions {
   int pens = 0;                  // 0: no posture network (motion/shape features only)
+  // Non-empty: reuse the posture network of this behaviour model directory (config "posture",
+  // weights "posture.*") instead of training one; `pens` etc. are then ignored.
+  std::string from_dir;
   int first_seed = 3001;
   double minutes = 3.0;          // per pen
   // Every k-th frame (only those are drawn). Sparse on purpose: a pig keeps its posture for
@@ -50,7 +58,10 @@ struct BehaviourTrainOptions {
   int epochs = 12;
   int batch = 1024;
   double lr = 2e-3, weight_decay = 1e-4;
-  std::vector<double> stay_grid{0.0, 0.5, 0.7, 0.8, 0.9, 0.95};
+  std::vector<double> stay_grid{0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98};
+  // With livelier training pens (clip.max_activity > 1): scales of the prior-shift logit bias
+  // tried on the validation pens (BehaviourConfig::logit_bias).
+  std::vector<double> prior_shift_grid{0.0, 0.5, 1.0};
   uint64_t seed = 1;
   int threads = 2;
   bool progress = true;
@@ -75,12 +86,21 @@ struct BehaviourEvalReport {
   int frames = 0, observations = 0;
   double ms_per_frame = 0;       // BehaviourStream::update per frame (embedding excluded)
   double embed_ms_per_frame = 0; // embedder per frame when used
+  // Observations by distance to the nearest change of the animal's true label (frames, either
+  // side): within 1 s, 1-3 s, farther. At an activity boundary the label changes before (or
+  // after) anything a causal classifier can see, so errors there are of another kind.
+  static constexpr int kBoundaryBuckets = 3;
+  static constexpr int kBoundaryEdges[2] = {6, 18};  // frames at 6 fps
+  std::array<int64_t, kBoundaryBuckets> boundary_total{}, boundary_wrong{};
+  static const char* boundary_bucket_name(int b);
 };
 
 struct BehaviourTrainReport {
   std::string dir;
   int train_samples = 0;
   double chosen_stay = 0;
+  bool chosen_transitions = false;  // the training pens' transition matrix (else the identity)
+  double chosen_prior_shift = 0;    // scale of the prior-shift logit bias
   double val_accuracy = 0, val_macro_f1 = 0;
   double data_s = 0, train_s = 0, wall_s = 0;
   // Posture network (posture.pens > 0): samples, training time, accuracy over the three groups

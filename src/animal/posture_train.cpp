@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "cli/progress.h"
+#include "core/json_file.h"
+#include "core/state_dict.h"
 #include "core/error.h"
 #include "data/rng.h"
 #include "data/simulator.h"
@@ -152,6 +155,23 @@ PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourCl
   }
   r.net->eval();
   r.train_s = seconds_since(t1);
+  return r;
+}
+
+PostureTrainResult load_trained_posture(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const std::string cfg_path = (fs::path(model_dir) / "config.json").string();
+  if (!fs::exists(cfg_path)) throw Error("posture: " + cfg_path + " is missing");
+  const nlohmann::json j = read_json_file(cfg_path);
+  if (!j.contains("posture") || j.at("posture").is_null())
+    throw Error(cfg_path + ": field 'posture': this behaviour model has no posture network");
+  PostureTrainResult r;
+  r.cfg = PostureConfig::from_json(j.at("posture"), cfg_path);
+  r.net = PostureNet(r.cfg);
+  BindOptions bo;
+  bo.prefix = "posture.";
+  load_state_dict(*r.net, (fs::path(model_dir) / "weights.safetensors").string(), bo);
+  r.net->eval();
   return r;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "animal/behaviour_train.h"
@@ -25,5 +26,9 @@ struct PostureTrainResult {
 // coarsened to a quarter of the crop's resolution, as a segmenter's are; photometric
 // augmentation; class-weighted cross-entropy (1 / sqrt(frequency)); AdamW with cosine decay.
 PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourClipOptions& clip, uint64_t seed, bool progress);
+
+// The posture network of a behaviour model directory (what --posture-from reuses); throws
+// eh::Error naming the file when it has none.
+PostureTrainResult load_trained_posture(const std::string& model_dir);
 
 }  // namespace eh::animal

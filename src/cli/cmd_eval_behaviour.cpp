@@ -31,6 +31,11 @@ eh::cli::Registrar reg({"eval-behaviour", "Evaluate a behaviour model on held-ou
     std::cout << fmt::format("behaviour stream: {:.3f} ms per frame{}\n\n", r.ms_per_frame,
                              r.embed_ms_per_frame > 0 ? fmt::format(", embedder {:.2f} ms per frame", r.embed_ms_per_frame) : "");
     std::cout << eh::animal::confusion_markdown(t) << "\n" << eh::eval::format_table(t);
+    using Report = eh::animal::BehaviourEvalReport;
+    std::cout << "\nerrors by distance to the animal's nearest true label change:\n";
+    for (int b = 0; b < Report::kBoundaryBuckets; ++b)
+      std::cout << fmt::format("  {:<36} {:>7} wrong of {:>7} ({:.2f}%)\n", Report::boundary_bucket_name(b), r.boundary_wrong[b], r.boundary_total[b],
+                               r.boundary_total[b] ? 100.0 * r.boundary_wrong[b] / r.boundary_total[b] : 0.0);
     return 0;
   };
 }});

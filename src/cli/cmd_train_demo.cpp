@@ -130,9 +130,10 @@ int run(const Opts& o) {
     // input.
     b.overwrite = true;
     b.first_seed = 1;
-    b.train_pens = 16;
-    b.val_pens = 3;
-    b.epochs = 10;
+    b.train_pens = 32;
+    b.val_pens = 6;
+    b.epochs = 40;
+    b.clip.max_activity = 3;  // livelier training pens: more running, playing and sitting samples
     b.posture.pens = 120;
     b.threads = at::get_num_threads();
     b.command = "edgeherd train-demo (stage behaviour)";
