@@ -363,6 +363,8 @@ TEST(AnimalBehaviour, TransitionFilterMatchesHandComputedRecursion) {
   const fs::path dir(o.out_dir);
   nlohmann::json cfg;
   std::ifstream(dir / "config.json") >> cfg;
+  EXPECT_EQ(cfg["lag_frames"], o.lag_frames);
+  cfg["lag_frames"] = 0;  // the configs below differ in the smoothing only
   auto with = [&](const std::string& name, double stay, const nlohmann::json& transitions) {
     const fs::path d = dir.parent_path() / name;
     fs::create_directories(d);
@@ -385,8 +387,16 @@ TEST(AnimalBehaviour, TransitionFilterMatchesHandComputedRecursion) {
   cfg["logit_bias"] = bias;
   auto biased = with("biased", 0.0, nullptr);
   cfg.erase("logit_bias");
+  // Fixed lag of 3 frames: revised(t_{f-3}) at frame f ~ alpha_{f-3} * beta, with beta from the
+  // three later frames: beta_{u-1}(j) = sum_k M(j, k) p_u(k) beta_u(k), M = 0.7 T + 0.3 / 8.
+  cfg["lag_frames"] = 3;
+  auto lagged = with("lagged", 0.7, T);
+  cfg["lag_frames"] = 0;
+  EXPECT_EQ(lagged->lag_frames(), 3);
+  EXPECT_EQ(mat->lag_frames(), 0);
   auto sr = raw->new_stream({1280, 720}, 6), ss = sticky->new_stream({1280, 720}, 6), si = ident->new_stream({1280, 720}, 6),
-       sm = mat->new_stream({1280, 720}, 6), sb = biased->new_stream({1280, 720}, 6);
+       sm = mat->new_stream({1280, 720}, 6), sb = biased->new_stream({1280, 720}, 6), sl = lagged->new_stream({1280, 720}, 6);
+  std::vector<std::array<double, K>> alphas, ps;
   std::vector<TrackObservation> obs(1);
   obs[0].id = 4;
   obs[0].box = {300, 200, 180, 90};
@@ -412,6 +422,32 @@ TEST(AnimalBehaviour, TransitionFilterMatchesHandComputedRecursion) {
       b[k] = nb[k] / sum;
       EXPECT_NEAR(a[k], c[k], 1e-6) << f << " " << k;
       EXPECT_NEAR(m[k], b[k], 1e-5) << f << " " << k;
+    }
+    const auto l = sl->update(obs)[0].probs;
+    for (int k = 1; k < K; ++k) EXPECT_NEAR(l[k], b[k], 1e-5) << "filtered output unchanged by the lag";
+    alphas.push_back(b);
+    std::array<double, K> pk{};
+    for (int k = 0; k < K; ++k) pk[k] = p[k];
+    ps.push_back(pk);
+    if (f >= 3) {
+      std::array<double, K> beta;
+      beta.fill(1.0);
+      for (int u = f; u > f - 3; --u) {
+        std::array<double, K> nbeta{};
+        for (int j = 1; j < K; ++j)
+          for (int k = 1; k < K; ++k) nbeta[j] += (0.7 * T[j][k] + 0.3 / 8) * ps[u][k] * beta[k];
+        beta = nbeta;
+      }
+      double z = 0;
+      for (int k = 1; k < K; ++k) z += alphas[f - 3][k] * beta[k];
+      const auto r = sl->revised(4, (f - 3) / 6.0);
+      ASSERT_TRUE(r.has_value()) << f;
+      for (int k = 1; k < K; ++k) EXPECT_NEAR(r->probs[k], alphas[f - 3][k] * beta[k] / z, 1e-5) << f << " " << k;
+      EXPECT_FLOAT_EQ(r->confidence, r->probs[static_cast<int>(r->label)]);
+      // Older than the lag, another track, or a model without a lag: nothing to revise.
+      if (f >= 4) EXPECT_FALSE(sl->revised(4, (f - 4) / 6.0).has_value());
+      EXPECT_FALSE(sl->revised(99, (f - 3) / 6.0).has_value());
+      EXPECT_FALSE(sm->revised(4, (f - 3) / 6.0).has_value());
     }
   }
 }

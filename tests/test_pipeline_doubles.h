@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 #include <set>
@@ -128,12 +129,17 @@ struct BehaviourLog {
   int64_t out_of_order = 0;   // an observation of a track older than its previous one
   int64_t after_drop = 0;     // observations of an id after drop(id)
   int64_t with_mask = 0, with_embedding = 0;
+  int64_t revisions = 0;      // revised() calls answered
   std::set<int> dropped;
 };
 
 class ConstantBehaviour : public eh::animal::BehaviourModel {
  public:
-  ConstantBehaviour(eh::data::Behaviour label, std::shared_ptr<BehaviourLog> log) : label_(label), log_(std::move(log)) {}
+  // lag > 0: the model asks for its labels to be revised `lag` frames later, and revised()
+  // answers `revised_label` for every track it still knows.
+  ConstantBehaviour(eh::data::Behaviour label, std::shared_ptr<BehaviourLog> log, int lag = 0,
+                    eh::data::Behaviour revised_label = eh::data::Behaviour::Unknown)
+      : label_(label), revised_(revised_label), lag_(lag), log_(std::move(log)) {}
   class Stream : public eh::animal::BehaviourStream {
    public:
     Stream(const ConstantBehaviour& m) : m_(m) {}
@@ -159,6 +165,16 @@ class ConstantBehaviour : public eh::animal::BehaviourModel {
       m_.log_->dropped.insert(id);
       last_.erase(id);
     }
+    std::optional<eh::animal::BehaviourPrediction> revised(int id, double /*t*/) const override {
+      std::lock_guard<std::mutex> lk(m_.log_->mu);
+      if (m_.lag_ == 0 || !last_.count(id)) return std::nullopt;
+      ++m_.log_->revisions;
+      eh::animal::BehaviourPrediction p;
+      p.label = m_.revised_;
+      p.confidence = 1.0f;
+      p.probs[static_cast<std::size_t>(m_.revised_)] = 1.0f;
+      return p;
+    }
 
    private:
     const ConstantBehaviour& m_;
@@ -174,9 +190,11 @@ class ConstantBehaviour : public eh::animal::BehaviourModel {
   int embedding_dim() const override { return 0; }
   std::string name() const override { return "constant (test)"; }
   std::size_t bytes() const override { return 0; }
+  int lag_frames() const override { return lag_; }
 
  private:
-  eh::data::Behaviour label_;
+  eh::data::Behaviour label_, revised_;
+  int lag_ = 0;
   std::shared_ptr<BehaviourLog> log_;
 };
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -308,6 +309,43 @@ TEST(PipelineSim, EmbedderAndBehaviourInterfaces) {
   EXPECT_GE(lying, truth_lying - missed);
   EXPECT_GT(lying, 0) << "pick a seed where some pigs lie";
   EXPECT_EQ(r.report["eval"]["behaviour"]["top1"].get<double>(), r.behaviour.accuracy);
+}
+
+TEST(PipelineSim, LaggedBehaviourLabelsAreRevisedAndNoneAreLost) {
+  // A model with a 3-frame lag: every frame's rows still go out (the last 3 after the stream
+  // ends), in frame order, with the revised label wherever the track was still known.
+  const auto dir = eh::test::temp_dir("pipe_lag");
+  auto log = std::make_shared<eh::test::BehaviourLog>();
+  ModelSet m;
+  m.name = "test-doubles";
+  m.variant = "student";
+  m.segmenter = std::make_shared<eh::video::GroundTruthSegmenter>();
+  m.behaviour = std::make_shared<eh::test::ConstantBehaviour>(eh::data::Behaviour::Lying, log, 3, eh::data::Behaviour::Standing);
+  const RunResult r = eh::pipeline::run_pipeline(sim_options("sim:seed=13,pigs=4,width=640,height=360,frames=60", dir), m);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  const auto tracks = eh::eval::load_mot((dir / "tracks.txt").string());
+  std::ifstream in(dir / "behaviours.csv");
+  std::string line;
+  int64_t rows = 0, standing = 0, last_frame = 0;
+  std::set<std::pair<int64_t, int64_t>> seen;
+  while (std::getline(in, line)) {
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    std::stringstream ss(line);
+    std::string f, id, label;
+    std::getline(ss, f, ',');
+    std::getline(ss, id, ',');
+    std::getline(ss, label, ',');
+    ++rows;
+    standing += label == "standing";
+    EXPECT_GE(std::stoll(f), last_frame);
+    last_frame = std::stoll(f);
+    seen.insert({std::stoll(f), std::stoll(id)});
+  }
+  EXPECT_EQ(rows, static_cast<int64_t>(tracks.num_detections()));
+  EXPECT_EQ(static_cast<int64_t>(seen.size()), rows);
+  EXPECT_EQ(last_frame, 60);
+  EXPECT_EQ(standing, log->revisions);
+  EXPECT_GT(standing, rows * 9 / 10) << "nearly every label was revised";
 }
 
 TEST(PipelineSim, SimGtNeedsASimulatorSource) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -37,6 +38,9 @@ BehaviourConfig BehaviourConfig::from_json(const nlohmann::json& j, const std::s
   b.pen = PenLandmarks::from_json(j.at("pen"), label);
   b.stay = c.get<double>("stay");
   b.fps = c.get_or<double>("fps", 6.0);
+  b.lag_frames = c.get_or<int>("lag_frames", 0);
+  if (b.lag_frames < 0 || b.lag_frames > 60)
+    throw Error(label + ": field 'lag_frames': expected 0..60, found " + std::to_string(b.lag_frames));
   c.ignore("logit_bias");
   if (j.contains("logit_bias") && !j.at("logit_bias").is_null()) {
     const auto& v = j.at("logit_bias");
@@ -99,6 +103,7 @@ nlohmann::json BehaviourConfig::to_json() const {
           {"fps", fps},
           {"transitions", transitions.empty() ? nlohmann::json(nullptr) : nlohmann::json(transitions)},
           {"logit_bias", logit_bias.empty() ? nlohmann::json(nullptr) : nlohmann::json(logit_bias)},
+          {"lag_frames", lag_frames},
           {"features", motion_feature_names()},
           {"classes", classes}};
 }
@@ -129,13 +134,24 @@ class MlpStream : public BehaviourStream {
   MlpStream(const MlpBehaviourModel* m, cv::Size frame, double fps);
   std::vector<BehaviourPrediction> update(const std::vector<TrackObservation>& obs) override;
   void drop(int id) override { tracks_.erase(id); }
+  std::optional<BehaviourPrediction> revised(int id, double t) const override;
 
  private:
+  // One observation kept for fixed-lag smoothing: the classifier's probabilities, the filtered
+  // belief, and the step that led to it from the previous kept one (prior = stay * T^n' b +
+  // (1 - stay) * uniform; stay 0 after a gap).
+  struct Kept {
+    double t = 0;
+    std::array<float, K> p{}, belief{};
+    double stay = 0;
+    int steps = 1;
+  };
   struct Track {
     TrackHistory hist;
     std::array<float, K> belief{};
     bool has_belief = false;
     double last_t = 0;
+    std::deque<Kept> kept;  // the last lag_frames + 1 observations (lag_frames > 0 only)
   };
   const MlpBehaviourModel* m_;
   TrackHistory::Landmarks lm_;
@@ -177,6 +193,7 @@ class MlpBehaviourModel : public BehaviourModel {
   }
   std::string name() const override { return name_; }
   std::size_t bytes() const override { return bytes_; }
+  int lag_frames() const override { return cfg_.lag_frames; }
   const BehaviourConfig& cfg() const { return cfg_; }
   static constexpr int kMaxSteps = 12;
   // The transition matrix to the power n (1 <= n <= kMaxSteps), row-major, from -> to.
@@ -270,9 +287,59 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
     tr.belief = b;
     tr.has_belief = true;
     tr.last_t = obs[i].t;
+    if (const int lag = m_->cfg().lag_frames; lag > 0) {
+      Kept k;
+      k.t = obs[i].t;
+      for (int c = 0; c < K; ++c) k.p[c] = pp[i * K + c];
+      k.belief = b;
+      k.stay = stay;
+      k.steps = static_cast<int>(std::lround(frames));
+      tr.kept.push_back(k);
+      while (static_cast<int>(tr.kept.size()) > lag + 1) tr.kept.pop_front();
+    }
     out[i] = pr;
   }
   return out;
+}
+
+std::optional<BehaviourPrediction> MlpStream::revised(int id, double t) const {
+  const auto it = tracks_.find(id);
+  if (it == tracks_.end()) return std::nullopt;
+  const auto& kept = it->second.kept;
+  size_t at = kept.size();
+  for (size_t i = 0; i < kept.size(); ++i)
+    if (std::fabs(kept[i].t - t) < 1e-9) at = i;
+  if (at == kept.size()) return std::nullopt;
+  // Backward pass from the newest kept observation: beta_{u-1}(j) = sum_k M_u(j, k) p_u(k) beta_u(k),
+  // M_u = stay_u * T^n_u + (1 - stay_u) / 8 (the forward filter's own step); normalised.
+  std::array<double, K> beta;
+  beta.fill(1.0);
+  for (size_t u = kept.size() - 1; u > at; --u) {
+    const Kept& e = kept[u];
+    const auto& T = m_->transition(e.steps);
+    std::array<double, K> nb{};
+    double s = 0;
+    for (int j = 1; j < K; ++j) {
+      double v = 0;
+      for (int k = 1; k < K; ++k) v += (e.stay * T[j * K + k] + (1 - e.stay) / (K - 1)) * e.p[k] * beta[k];
+      nb[j] = v;
+      s += v;
+    }
+    if (!(s > 0)) break;
+    for (int j = 1; j < K; ++j) beta[j] = nb[j] / s;
+  }
+  BehaviourPrediction pr;
+  double s = 0;
+  for (int k = 1; k < K; ++k) s += kept[at].belief[k] * beta[k];
+  if (!(s > 0)) return std::nullopt;
+  int best = 1;
+  for (int k = 1; k < K; ++k) {
+    pr.probs[k] = static_cast<float>(kept[at].belief[k] * beta[k] / s);
+    if (pr.probs[k] > pr.probs[best]) best = k;
+  }
+  pr.label = static_cast<eh::data::Behaviour>(best);
+  pr.confidence = pr.probs[best];
+  return pr;
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ struct BehaviourConfig {
   // Added to the logits (9; empty: none): the log ratio of the deployed to the training class
   // frequencies (scaled) when the training pens were livelier than deployed ones.
   std::vector<double> logit_bias;
+  // Fixed-lag smoothing: each label is revised with this many later frames before it is final
+  // (a deployment emits labels this late); 0: filtered labels are final.
+  int lag_frames = 0;
   double fps = 6.0;                 // frame rate the smoothing constant refers to
   int posture_inputs() const { return has_posture ? kPostureGroups : 0; }
   int inputs() const { return num_motion_features() + posture_inputs() + embedding_dim; }

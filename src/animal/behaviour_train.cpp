@@ -164,7 +164,15 @@ struct StreamRun {
 
 void run_stream(const BehaviourModel& m, const Clip& c, int64_t clip_index, StreamRun* run) {
   auto stream = m.new_stream(c.size, c.fps);
-  for (const auto& fr : c.frames) {
+  // With a lag, a frame's labels are final once lag_frames later frames have been seen (or at
+  // the end of the clip), as the pipeline emits them.
+  const int lag = m.lag_frames();
+  auto finalise = [&](const ClipFrame& fr) {
+    for (const auto& o : fr.obs)
+      if (const auto r = stream->revised(o.id, fr.t)) run->pred.labels[{clip_index * 1000000 + fr.index, o.id}] = static_cast<int>(r->label);
+  };
+  for (size_t f = 0; f < c.frames.size(); ++f) {
+    const auto& fr = c.frames[f];
     std::vector<TrackObservation> obs;
     obs.reserve(fr.obs.size());
     for (const auto& o : fr.obs) {
@@ -187,7 +195,11 @@ void run_stream(const BehaviourModel& m, const Clip& c, int64_t clip_index, Stre
       run->pred.labels[key] = static_cast<int>(p[i].label);
       ++run->observations;
     }
+    if (lag > 0 && f >= static_cast<size_t>(lag)) finalise(c.frames[f - static_cast<size_t>(lag)]);
   }
+  if (lag > 0)
+    for (size_t f = c.frames.size() > static_cast<size_t>(lag) ? c.frames.size() - static_cast<size_t>(lag) : 0; f < c.frames.size(); ++f)
+      finalise(c.frames[f]);
 }
 
 // Fills rep.boundary_*: keys are (clip * 1e6 + frame, id); an animal's frames within a clip are
@@ -414,6 +426,8 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   BehaviourConfig cfg;
   cfg.embedding_dim = emb ? emb->dim() : 0;
   cfg.hidden = o.hidden;
+  if (o.lag_frames < 0 || o.lag_frames > 60) throw UsageError("train-behaviour: --lag-frames must be in 0..60");
+  cfg.lag_frames = o.lag_frames;
   {
     eh::data::SimConfig sc;
     cfg.pen = PenLandmarks::from_layout(eh::data::make_pen_layout(sc.size));
@@ -635,12 +649,15 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   for (int h : cfg.hidden) hid += (hid.empty() ? "" : "-") + std::to_string(h);
   card += fmt::format(
       "Per track and frame: {} motion/shape/position features (docs/animal.md){}{}; MLP {}-{}-9 (GELU) on standardised "
-      "inputs{}; forward filter with {} transitions (stay = {:.2f} per frame at {} fps), both chosen on validation pens.\n\n",
+      "inputs{}; forward filter with {} transitions (stay = {:.2f} per frame at {} fps), both chosen on validation pens.{}\n\n",
       num_motion_features(), cfg.has_posture ? " + the posture network's 3 log-probabilities (upright / sitting / lying)" : "",
       cfg.embedding_dim ? fmt::format(" + the {}-d embedding", cfg.embedding_dim) : "", cfg.inputs(), hid,
       rep.chosen_prior_shift != 0 ? fmt::format(", logits shifted by {} x log(validation / training class frequency)", rep.chosen_prior_shift)
                                   : "",
-      rep.chosen_transitions ? "the training pens' per-frame label" : "identity (sticky)", rep.chosen_stay, cfg.fps);
+      rep.chosen_transitions ? "the training pens' per-frame label" : "identity (sticky)", rep.chosen_stay, cfg.fps,
+      cfg.lag_frames > 0 ? fmt::format(" Labels are revised with the next {} frames (fixed-lag smoothing: each is final {:.2f} s late).",
+                                       cfg.lag_frames, cfg.lag_frames / cfg.fps)
+                         : "");
   if (cfg.has_posture && !o.posture.from_dir.empty()) {
     card += fmt::format("## Posture network\n\nTaken unchanged from `{}` (its card describes its training). Accuracy on this "
                         "model's validation pens' animals (ground-truth boxes and masks): {:.2f}%.\n\n",

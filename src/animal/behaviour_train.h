@@ -62,6 +62,8 @@ struct BehaviourTrainOptions {
   // With livelier training pens (clip.max_activity > 1): scales of the prior-shift logit bias
   // tried on the validation pens (BehaviourConfig::logit_bias).
   std::vector<double> prior_shift_grid{0.0, 0.5, 1.0};
+  // Fixed-lag smoothing of the model (BehaviourConfig::lag_frames): labels final 0.5 s late.
+  int lag_frames = 3;
   uint64_t seed = 1;
   int threads = 2;
   bool progress = true;

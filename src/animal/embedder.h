@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -62,6 +63,10 @@ class BehaviourStream {
   virtual std::vector<BehaviourPrediction> update(const std::vector<TrackObservation>& obs) = 0;
   // Forget a track (retired by the tracker).
   virtual void drop(int id) = 0;
+  // Fixed-lag smoothing: the prediction for track `id`'s observation at time `t`, revised with
+  // the observations that came after it (at most BehaviourModel::lag_frames() of them are
+  // kept). nullopt when that observation is no longer kept (or the model does not revise).
+  virtual std::optional<BehaviourPrediction> revised(int /*id*/, double /*t*/) const { return std::nullopt; }
 };
 
 class BehaviourModel {
@@ -80,6 +85,9 @@ class BehaviourModel {
   }
   virtual std::string name() const = 0;
   virtual std::size_t bytes() const = 0;
+  // Frames by which a deployment delays each label to revise it with what came after
+  // (BehaviourStream::revised); 0: labels are final when update() returns them.
+  virtual int lag_frames() const { return 0; }
 };
 
 std::shared_ptr<const BehaviourModel> load_behaviour_model(const std::string& dir);

@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -326,6 +327,24 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
   if (sc.tracker.min_hits > sc.window) sc.tracker.min_hits = sc.window;
   sc.validate();
 
+  // Frames whose behaviour labels wait for later frames (the behaviour model's lag_frames).
+  struct Lagged {
+    eh::video::FrameOutput fo;
+    cv::Mat image;
+    std::vector<eh::animal::BehaviourPrediction> preds;
+  };
+  const int lag_frames = models.behaviour ? models.behaviour->lag_frames() : 0;
+  std::deque<Lagged> lagged;
+  std::function<void(const eh::video::FrameOutput&, cv::Mat, const std::vector<eh::animal::BehaviourPrediction>&)> emit;
+  auto emit_oldest = [&] {
+    Lagged l = std::move(lagged.front());
+    lagged.pop_front();
+    if (bstream)
+      for (std::size_t k = 0; k < l.fo.objects.size(); ++k)
+        if (const auto r = bstream->revised(l.fo.objects[k].id, l.fo.t)) l.preds[k] = *r;
+    emit(l.fo, l.image, l.preds);
+  };
+
   auto sink = [&](const eh::video::FrameOutput& fo) {
     const auto s0 = Clock::now();
     const double s0c = thread_cpu_ms();
@@ -367,10 +386,21 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
     }
     ms.behaviour += ms_since(t0);
     cpu.behaviour += thread_cpu_ms() - t0c;
+    if (lag_frames == 0) {
+      emit(fo, image, preds);
+    } else {  // fixed-lag smoothing: a frame goes out once lag_frames later frames were seen
+      lagged.push_back({fo, image, std::move(preds)});
+      while (static_cast<int>(lagged.size()) > lag_frames) emit_oldest();
+    }
+    sink_ms += ms_since(s0);
+    sink_cpu += thread_cpu_ms() - s0c;
+  };
 
+  // Everything after behaviour, for one frame: store, report summary, writers, evaluation, video.
+  emit = [&](const eh::video::FrameOutput& fo, cv::Mat image, const std::vector<eh::animal::BehaviourPrediction>& preds) {
     // Store and report summary.
-    t0 = Clock::now();
-    t0c = thread_cpu_ms();
+    auto t0 = Clock::now();
+    double t0c = thread_cpu_ms();
     const double tu = start_time + fo.t;
     for (std::size_t k = 0; k < fo.objects.size(); ++k) {
       const auto& o = fo.objects[k];
@@ -503,8 +533,6 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
     }
     ms.write += ms_since(t0);
     cpu.write += thread_cpu_ms() - t0c;
-    sink_ms += ms_since(s0);
-    sink_cpu += thread_cpu_ms() - s0c;
   };
 
   eh::video::Session session(models.segmenter, sc, sink);
@@ -535,6 +563,9 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
     std::size_t ring_bytes = 0;
     for (const auto& [i, m] : ring) ring_bytes += m.empty() ? 0 : m.total() * m.elemSize();
     caches.push_back({"pipeline.frame_ring", ring_bytes, ring.size()});
+    std::size_t lag_bytes = 0;
+    for (const auto& l : lagged) lag_bytes += l.image.empty() ? 0 : l.image.total() * l.image.elemSize();
+    caches.push_back({"pipeline.behaviour_lag", lag_bytes, lagged.size()});
     caches.push_back({"pipeline.summary", summary.bytes(), summary.animals().size()});
     std::size_t eval_items = 0;
     for (const auto& [f, v] : gt.frames) eval_items += v.size();
@@ -659,6 +690,15 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
     session.finish();
     ms.track += ms_since(t0) - (sink_ms - sink_before);
     cpu.track += thread_cpu_ms() - t0c - (sink_cpu - sink_before_c);
+  } catch (const std::exception& e) {
+    if (res.error.empty()) {
+      res.error = e.what();
+      res.end_reason = std::string("error: ") + e.what();
+    }
+  }
+  // The frames still waiting for their behaviour labels go out, revised with what there is.
+  try {
+    while (!lagged.empty()) emit_oldest();
   } catch (const std::exception& e) {
     if (res.error.empty()) {
       res.error = e.what();
