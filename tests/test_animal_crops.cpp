@@ -20,6 +20,16 @@ int feature_index(const std::string& name) {
   return 0;
 }
 
+// One track's history on the 1280x720 pen and the buffer its features are written to.
+class AnimalFeatures : public ::testing::Test {
+ protected:
+  AnimalFeatures() { h.lm = &lm; }
+  const TrackHistory::Landmarks lm =
+      landmarks_in_pixels(PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720})), {1280, 720});
+  TrackHistory h;
+  std::vector<float> f = std::vector<float>(static_cast<size_t>(num_motion_features()));
+};
+
 }  // namespace
 
 TEST(AnimalCrops, SquareAroundBoxKeepsAspectAndShowsSurroundings) {
@@ -102,13 +112,8 @@ TEST(AnimalCrops, NormalisedPlanesAreRgbImagenet) {
   for (float x : p) EXPECT_NEAR(x, 0.0f, 0.01f);
 }
 
-TEST(AnimalFeatures, ConstantVelocityTrack) {
+TEST_F(AnimalFeatures, ConstantVelocityTrack) {
   // 1280x720 frame, box 100x50 moving right at 60 px/s, 6 fps, no mask.
-  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
-  auto lm = landmarks_in_pixels(pen, {1280, 720});
-  TrackHistory h;
-  h.lm = &lm;
-  std::vector<float> f(static_cast<size_t>(num_motion_features()));
   for (int i = 0; i <= 24; ++i) h.push_and_features(i / 6.0, cv::Rect2f(100 + 10.0f * i, 300, 100, 50), MaskShape{}, f.data());
   // Body length = longer box side = 100 px; speed 60 px/s = 0.6 lengths/s over every lag.
   for (auto n : {"speed_1f", "speed_0.5s", "speed_1s", "speed_3s", "speed_max_1s", "speed_mean_3s"})
@@ -127,14 +132,9 @@ TEST(AnimalFeatures, ConstantVelocityTrack) {
   EXPECT_NEAR(f[feature_index("toy_dx")], (lm.toy.x - cx) / 100, 1e-4);
 }
 
-TEST(AnimalFeatures, TurnGapAndFeeder) {
-  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
-  auto lm = landmarks_in_pixels(pen, {1280, 720});
-  std::vector<float> f(static_cast<size_t>(num_motion_features()));
+TEST_F(AnimalFeatures, TurnGapAndFeeder) {
   {
-    // Right for 1 s, then down for 0.5 s: heading change of 90 degrees.
-    TrackHistory h;
-    h.lm = &lm;
+    // Right for 1 s, then down for 0.5 s: heading change of 90 degrees (the fixture's history).
     float x = 300, y = 300;
     for (int i = 0; i <= 9; ++i) {
       if (i > 0 && i <= 6) x += 10;
@@ -151,11 +151,11 @@ TEST(AnimalFeatures, TurnGapAndFeeder) {
     EXPECT_EQ(f[feature_index("history_s")], 0.0f);
   }
   {
-    // A box overlapping the feeder is at distance 0 from it.
-    TrackHistory h;
-    h.lm = &lm;
+    // A box overlapping the feeder is at distance 0 from it (a fresh history).
+    TrackHistory fresh;
+    fresh.lm = &lm;
     const cv::Rect2f b(lm.feeder.x, lm.feeder.y - 100, 60, 120);
-    h.push_and_features(0, b, MaskShape{}, f.data());
+    fresh.push_and_features(0, b, MaskShape{}, f.data());
     EXPECT_EQ(f[feature_index("feeder_dist")], 0.0f);
     EXPECT_GT(f[feature_index("drinker0_dist")], 0.5f);
   }
@@ -209,12 +209,7 @@ TEST(AnimalMaskShape, EllipseIsRotationInvariant) {
   }
 }
 
-TEST(AnimalFeatures, MaskOutlineFeatures) {
-  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
-  auto lm = landmarks_in_pixels(pen, {1280, 720});
-  TrackHistory h;
-  h.lm = &lm;
-  std::vector<float> f(static_cast<size_t>(num_motion_features()));
+TEST_F(AnimalFeatures, MaskOutlineFeatures) {
   // Standing for 2 s (elongation 0.3), then lying wider (0.45): the relative feature shows the
   // change against the 3 s median; 4 major sd over the box's long side is the body length ratio.
   for (int i = 0; i <= 12; ++i) h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, 80), MaskShape{0.7f, 0.3f, 50.0f, 0.9f}, f.data());
@@ -230,12 +225,7 @@ TEST(AnimalFeatures, MaskOutlineFeatures) {
   for (auto n : {"mask_elong", "mask_elong_rel", "mask_major_over_len", "mask_compact", "has_mask"}) EXPECT_EQ(f[feature_index(n)], 0.0f) << n;
 }
 
-TEST(AnimalFeatures, OutlineAgainstTheAnimalsOwnWalkingOutline) {
-  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
-  auto lm = landmarks_in_pixels(pen, {1280, 720});
-  TrackHistory h;
-  h.lm = &lm;
-  std::vector<float> f(static_cast<size_t>(num_motion_features()));
+TEST_F(AnimalFeatures, OutlineAgainstTheAnimalsOwnWalkingOutline) {
   // Still, never seen walking: no reference.
   h.push_and_features(0, cv::Rect2f(300, 300, 200, 80), MaskShape{0.5f, 0.4f, 50.0f, 0.9f}, f.data());
   EXPECT_EQ(f[feature_index("elong_vs_walking")], 0.0f);
@@ -254,14 +244,9 @@ TEST(AnimalFeatures, OutlineAgainstTheAnimalsOwnWalkingOutline) {
   EXPECT_NEAR(f[feature_index("walking_ref_age")], 10.0f / 600, 1e-6);
 }
 
-TEST(AnimalFeatures, OutlineJitterOverTwoSeconds) {
+TEST_F(AnimalFeatures, OutlineJitterOverTwoSeconds) {
   // A pig at the trough whose head bobs: the box's height alternates 100 / 110 px and the mask's
   // major standard deviation 50 / 52 px every frame; the width (200 px = the body length) stays.
-  PenLandmarks pen = PenLandmarks::from_layout(eh::data::make_pen_layout({1280, 720}));
-  auto lm = landmarks_in_pixels(pen, {1280, 720});
-  TrackHistory h;
-  h.lm = &lm;
-  std::vector<float> f(static_cast<size_t>(num_motion_features()));
   for (int i = 0; i < 30; ++i) {
     const bool up = i % 2;
     h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, up ? 110.0f : 100.0f), MaskShape{0.7f, 0.4f, up ? 52.0f : 50.0f, 0.9f},

@@ -176,6 +176,7 @@ class MlpBehaviourModel : public BehaviourModel {
           for (int m = 0; m < K; ++m) v += steps_[n - 1][r * K + m] * t[m * K + c];
           steps_[n][r * K + c] = v;
         }
+    if (!cfg_.logit_bias.empty()) logit_bias_ = torch::tensor(cfg_.logit_bias, torch::kDouble).to(torch::kFloat);
     for (const auto& p : net_->parameters()) bytes_ += p.numel() * p.element_size();
     for (const auto& b : net_->buffers()) bytes_ += b.numel() * b.element_size();
   }
@@ -196,13 +197,18 @@ class MlpBehaviourModel : public BehaviourModel {
   int lag_frames() const override { return cfg_.lag_frames; }
   const BehaviourConfig& cfg() const { return cfg_; }
   static constexpr int kMaxSteps = 12;
-  // The transition matrix to the power n (1 <= n <= kMaxSteps), row-major, from -> to.
+  // The transition matrix to the power n, row-major, from -> to; n is clamped to 1..kMaxSteps.
   const std::array<double, K * K>& transition(int n) const { return steps_[std::clamp(n, 1, kMaxSteps) - 1]; }
+  // Transition steps for `frames` frames between two observations (any value, even huge or
+  // negative), as transition() takes them.
+  static int steps_for(double frames) {
+    return static_cast<int>(std::clamp(std::round(frames), 1.0, static_cast<double>(kMaxSteps)));
+  }
   // [N, inputs] -> [N, 9] probabilities (unknown masked out).
   at::Tensor probs(const at::Tensor& x) const {
     torch::NoGradGuard g;
     at::Tensor logits = net_->forward(x);
-    if (!cfg_.logit_bias.empty()) logits += torch::tensor(cfg_.logit_bias, torch::kDouble).to(torch::kFloat);
+    if (logit_bias_.defined()) logits += logit_bias_;
     logits.select(1, 0).fill_(-1e9);
     return torch::softmax(logits, 1).contiguous();
   }
@@ -213,6 +219,7 @@ class MlpBehaviourModel : public BehaviourModel {
   std::string name_;
   std::size_t bytes_ = 0;
   std::array<std::array<double, K * K>, kMaxSteps> steps_{};
+  at::Tensor logit_bias_;  // [9] from cfg_.logit_bias; undefined when it is empty
 };
 
 MlpStream::MlpStream(const MlpBehaviourModel* m, cv::Size frame, double fps)
@@ -262,7 +269,8 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
     // number n of transition steps scaled to the time since the track's previous observation.
     const double frames = dt * m_->cfg().fps;
     const double stay = (tr.has_belief && dt >= 0 && dt < 1.5) ? std::pow(stay1, std::max(1e-3, frames)) : 0.0;
-    const auto& T = m_->transition(static_cast<int>(std::lround(frames)));
+    const int steps = MlpBehaviourModel::steps_for(frames);
+    const auto& T = m_->transition(steps);
     for (int k = 1; k < K; ++k) {
       double moved = 0;
       if (stay > 0)
@@ -293,7 +301,7 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
       for (int c = 0; c < K; ++c) k.p[c] = pp[i * K + c];
       k.belief = b;
       k.stay = stay;
-      k.steps = static_cast<int>(std::lround(frames));
+      k.steps = steps;
       tr.kept.push_back(k);
       while (static_cast<int>(tr.kept.size()) > lag + 1) tr.kept.pop_front();
     }

@@ -539,7 +539,8 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     j["notes"] = "Behaviour classifier for pen-tiny (edgeherd train-behaviour): motion/shape/position features" +
                  std::string(cfg.has_posture ? " + the posture network's log-probabilities (pixels)" : "") +
                  std::string(cfg.embedding_dim ? " + the embedder's vector" : "") +
-                 " -> MLP -> 9 logits (unknown never predicted) -> sticky forward filter.";
+                 " -> MLP -> 9 logits (unknown never predicted) -> forward filter" +
+                 std::string(cfg.lag_frames > 0 ? ", labels revised with the next lag_frames frames." : ".");
     j["seed"] = o.seed;
     j["scoring"] = "class 0 'unknown' is never produced by the simulator and never predicted: top-1 over all "
                    "observations, macro-F1 over the 8 classes present";
@@ -602,20 +603,13 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   smoothing(rep.chosen_prior_shift, rep.chosen_transitions);
   write_cfg(rep.chosen_stay);
   {
-    eh::report::Series s{"weighted cross-entropy", {}, {}};
-    for (size_t i = 0; i < loss_hist.size(); ++i) {
-      s.x.push_back(static_cast<double>(i + 1));
-      s.y.push_back(loss_hist[i]);
-    }
-    std::vector<eh::report::Series> series{s};
-    if (!posture.loss.empty()) {
-      eh::report::Series q{"posture network (its own steps)", {}, {}};
-      for (size_t i = 0; i < posture.loss.size(); ++i) {
-        q.x.push_back(static_cast<double>(i + 1));
-        q.y.push_back(posture.loss[i]);
-      }
-      series.push_back(q);
-    }
+    auto per_step = [](const std::string& name, const std::vector<double>& loss) {
+      eh::report::Series s{name, {}, loss};
+      for (size_t i = 0; i < loss.size(); ++i) s.x.push_back(static_cast<double>(i + 1));
+      return s;
+    };
+    std::vector<eh::report::Series> series{per_step("weighted cross-entropy", loss_hist)};
+    if (!posture.loss.empty()) series.push_back(per_step("posture network (its own steps)", posture.loss));
     eh::report::write_text((fs::path(o.out_dir) / "loss.svg").string(),
                            eh::report::line_plot_svg(series, {"Behaviour classifier training loss", "step", "loss", 720, 340, true}));
   }

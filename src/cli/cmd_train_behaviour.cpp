@@ -26,7 +26,7 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
   app.add_option("--lr", o->lr, "Peak learning rate (AdamW, cosine)")->capture_default_str();
   app.add_option("--seed", o->seed, "Seed")->capture_default_str();
   app.add_option("--eval-pens", o->eval_pens, "Held-out pens (seeds 9001..) evaluated after training")->capture_default_str();
-  app.add_option("--posture-pens", o->posture.pens, "Pens for the pixel posture network (0: none; renders every frame)")->capture_default_str();
+  app.add_option("--posture-pens", o->posture.pens, "Pens for the pixel posture network (0: none)")->capture_default_str();
   app.add_option("--posture-seed", o->posture.first_seed, "First posture pen seed")->capture_default_str();
   app.add_option("--posture-minutes", o->posture.minutes, "Minutes per posture pen")->capture_default_str();
   app.add_option("--posture-every", o->posture.every, "Posture crops from every k-th frame")->capture_default_str();
