@@ -132,3 +132,20 @@ TEST(DistillTrainer, MisalignedStudentAndUnreadableDataAreClearErrors) {
     EXPECT_NE(std::string(e.what()).find("no_such_video.mp4"), std::string::npos) << e.what();
   }
 }
+
+TEST(DistillTrainer, SupervisedTermNeedsATeacherWithHeads) {
+  if (!fs::exists(kTeacher / "weights.safetensors")) GTEST_SKIP();
+  auto frames = make_frames("frames_task", 3);
+  auto dir = eh::test::temp_dir("task");
+  auto o = options(frames, dir / "run", student_config(dir, 128, 5));
+  o.task_weight = 1;
+  o.task_loss = [](const at::Tensor& heads, const std::vector<std::string>&) { return heads.sum(); };
+  // The SAM 3 backbone teacher has necks but no task heads: refused before any training.
+  try {
+    eh::distill::train(o);
+    FAIL();
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no task heads"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "run" / "checkpoint.safetensors"));
+}

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/error.h"
 #include "core/safetensors.h"
@@ -15,6 +16,7 @@
 #include "data/simulator.h"
 #include "distill/loss.h"
 #include "distill/models.h"
+#include "distill/trainer.h"
 #include "perception/instance_head.h"
 #include "perception/pen_model.h"
 #include "perception/segmenter.h"
@@ -151,6 +153,114 @@ TEST(PerceptionTrain, TeacherResumesExactlyAndLoadsAsSegmenter) {
   std::vector<at::Tensor> head_only(with_head.begin() + L, with_head.end()), other_head(other.begin() + L, other.end());
   EXPECT_GT(eh::distill::downstream_term(other_head, head_only, 1e-6).item<double>(), 1e-4);
   EXPECT_EQ(eh::distill::downstream_term(head_only, head_only, 1e-6).item<double>(), 0.0);
+}
+
+// The student's ground-truth term: every frame's stored targets are the simulator's own, the
+// supervised hook sees exactly the frames of each training batch (never a held-out one), and the
+// term reaches the student's weights.
+TEST(PerceptionTrain, StudentGroundTruthTermUsesEachFramesOwnTargets) {
+  torch::set_num_threads(1);
+  auto dir = eh::test::temp_dir("perception_gt");
+  auto cfg = write(dir / "teacher.json", kTeacher);
+  train_segmenter(toy(dir / "m", cfg));
+  auto options = [&](const fs::path& model, double gt) {
+    fs::create_directories(model);
+    fs::copy(dir / "m" / "teacher", model / "teacher", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    StudentTrainOptions s;
+    s.model_dir = model.string();
+    s.student_config = write(dir / "student.json", kStudent).string();
+    s.work = (model / "work").string();
+    s.data = {101, 2, 5, 1, 4};
+    s.steps = 3;
+    s.batch = 2;
+    s.warmup = 1;
+    s.scale_warmup = 0;
+    s.scale_ramp = 0;
+    s.checkpoint_every = 0;
+    s.heldout_frames = 1;
+    s.gt_weight = gt;
+    return s;
+  };
+  auto with = options(dir / "gt", 1.0);
+  distill_student(with);
+  distill_student(options(dir / "plain", 0.0));
+
+  // targets.safetensors: one [4, 16, 16] tensor per stored frame, named by its file.
+  auto targets = tensors(fs::path(with.work) / "targets.safetensors");
+  std::set<std::string> pngs;
+  for (const auto& e : fs::directory_iterator(fs::path(with.work) / "frames")) pngs.insert(e.path().filename().string());
+  ASSERT_EQ(pngs.size(), 10u);
+  std::set<std::string> names;
+  for (const auto& [k, v] : targets) {
+    names.insert(k);
+    EXPECT_EQ(v.sizes(), (std::vector<int64_t>{4, 16, 16})) << k;
+  }
+  EXPECT_EQ(names, pngs);
+  // Pen 102's third frame (index 2), as the simulator draws it.
+  eh::data::SimConfig sc;
+  sc.seed = 102;
+  sc.num_pigs = 4;
+  sc.start_hour = std::fmod(102 * 7.37, 24.0);
+  eh::data::PenSimulator sim(sc);
+  for (int i = 0; i < 3; ++i) sim.step();
+  auto tg = make_targets(sim.instance_map(), cv::Size(16, 16));
+  const auto& t = targets.at("s00102_f00002.png");
+  int c = 0;
+  for (const cv::Mat* m : {&tg.foreground, &tg.centre, &tg.dx, &tg.dy})
+    EXPECT_TRUE(torch::equal(t[c++], torch::from_blob(const_cast<float*>(m->ptr<float>()), {16, 16}, torch::kFloat))) << c;
+  EXPECT_GT(t[kForeground].sum().item<float>(), 0.0f);
+
+  // The history's task column is the unweighted supervised loss of each step.
+  std::ifstream h(fs::path(with.work) / "distill" / "history.csv");
+  std::string line;
+  std::getline(h, line);
+  EXPECT_EQ(line.substr(line.rfind(',') + 1), "task");
+  int rows = 0;
+  while (std::getline(h, line)) {
+    const double task = std::stod(line.substr(line.rfind(',') + 1));
+    EXPECT_TRUE(std::isfinite(task) && task > 0) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
+  // The term reaches the gradients: same seed and batches, different weights.
+  auto a = tensors(dir / "gt" / "student" / "weights.safetensors"), b = tensors(dir / "plain" / "student" / "weights.safetensors");
+  ASSERT_EQ(a.size(), b.size());
+  double diff = 0;
+  for (const auto& [k, v] : a) diff += (v - b.at(k)).abs().sum().item<double>();
+  EXPECT_GT(diff, 0.0);
+
+  // The distiller's hook sees each step's batch by frame key: training frames only (every 10th
+  // frame is held out), batch-many per step; then the held-out ones once for val_task.
+  eh::distill::TrainOptions d;
+  d.teacher_factory = [&] { return make_pen_teacher((dir / "m" / "teacher").string(), true); };
+  d.student_config = (dir / "student.json").string();
+  d.data = {(fs::path(with.work) / "frames").string()};
+  d.max_frames = 10;
+  d.frame_size = 64;
+  d.out = (dir / "hook").string();
+  d.steps = 2;
+  d.batch = 3;
+  d.checkpoint_every = 0;
+  d.loss.structure_tokens = 8;
+  std::vector<std::vector<std::string>> seen;
+  d.task_weight = 1;
+  d.task_loss = [&](const at::Tensor& heads, const std::vector<std::string>& keys) {
+    EXPECT_EQ(heads.size(0), static_cast<int64_t>(keys.size()));
+    EXPECT_EQ(heads.size(1), 4);
+    seen.push_back(keys);
+    return heads.pow(2).mean();
+  };
+  auto r = eh::distill::train(d);
+  ASSERT_EQ(seen.size(), 3u);  // two steps, then one validation batch
+  EXPECT_EQ(seen[0].size(), 3u);
+  EXPECT_EQ(seen[1].size(), 3u);
+  // FrameSet order is the sorted file names; index 9 (the 10th) is the held-out one.
+  const std::string held_out = *std::next(pngs.begin(), 9);
+  for (int s = 0; s < 2; ++s)
+    for (const auto& k : seen[s]) EXPECT_EQ(k.find(held_out), std::string::npos) << k;
+  ASSERT_EQ(seen[2].size(), 1u);
+  EXPECT_NE(seen[2][0].find(held_out), std::string::npos) << seen[2][0];
+  EXPECT_GT(r.val_task, 0.0);
 }
 
 TEST(PerceptionTrain, RefusesHeldOutSeedsAndBadDirectories) {

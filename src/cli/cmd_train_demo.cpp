@@ -90,7 +90,8 @@ int run(const Opts& o) {
     s.model_dir = out.string();
     s.student_config = (cfg / "pen_tiny_student.json").string();
     s.work = (work / "student").string();
-    s.data = {2001, 40, 20, 6, 8};  // pens 2001..2040, 20 frames each
+    s.data = {2001, 240, 10, 6, 8};  // pens 2001..2240, 10 frames each
+    s.gt_weight = 4;                 // and the simulator's ground truth through the frozen head
     s.steps = kStudentSteps;
     s.batch = 8;
     s.lr = 0.002;

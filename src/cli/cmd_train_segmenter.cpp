@@ -23,7 +23,7 @@ struct Opts {
   eh::perception::SimFrames data;
   bool data_set = false;
   int64_t steps = -1, batch = -1, warmup = -1, checkpoint_every = 100, stop_after = -1;
-  double lr = -1;
+  double lr = -1, gt_weight = -1;
   uint64_t seed = 0;
   bool resume = true;
   bool head_term = true;
@@ -39,6 +39,7 @@ std::string command_line(const Opts& o) {
   if (o.warmup >= 0) s += fmt::format(" --warmup {}", o.warmup);
   s += fmt::format(" --seed {}", o.seed);
   if (o.variant == "student" && !o.head_term) s += " --no-head-term";
+  if (o.variant == "student" && o.gt_weight >= 0) s += fmt::format(" --gt-weight {}", o.gt_weight);
   return s;
 }
 
@@ -65,6 +66,11 @@ eh::cli::Registrar reg({"train-segmenter",
   app.add_flag("!--no-resume", o->resume, "Start afresh even if the work directory holds a checkpoint");
   app.add_flag("!--no-head-term", o->head_term,
                "Student: the downstream term compares only the neck levels, not the frozen instance head's outputs");
+  app.add_option("--gt-weight", o->gt_weight,
+                 fmt::format("Student: weight of the segmentation loss against the simulator's ground truth through the frozen "
+                             "neck and head (0: distillation alone; default {})",
+                             eh::perception::StudentTrainOptions{}.gt_weight))
+      ->check(CLI::Range(0.0, 100.0));
   app.add_option("--stop-after", o->stop_after, "Checkpoint and stop after N steps (as an interrupt would)");
   CLI::App* ap = &app;
   return [o, ap]() {
@@ -118,6 +124,7 @@ eh::cli::Registrar reg({"train-segmenter",
     s.checkpoint_every = o->checkpoint_every;
     s.resume = o->resume;
     s.head_term = o->head_term;
+    if (o->gt_weight >= 0) s.gt_weight = o->gt_weight;
     s.command = cmd;
     auto r = eh::perception::distill_student(s, eh::cli::phase_progress());
     if (r.interrupted) {

@@ -18,6 +18,12 @@ class Teacher {
   virtual torch::nn::Module& module() = 0;
   virtual at::Tensor trunk(const at::Tensor& rgb01) = 0;                      // [B, C, G, G]
   virtual std::vector<at::Tensor> necks(const at::Tensor& trunk_map) = 0;     // frozen, differentiable
+  // necks(), and in `heads` the raw outputs of the teacher's frozen task heads on the same pass
+  // (for a supervised term on the student, TrainOptions::task_loss); undefined when it has none.
+  virtual std::vector<at::Tensor> necks_and_heads(const at::Tensor& trunk_map, at::Tensor& heads) {
+    heads = at::Tensor();
+    return necks(trunk_map);
+  }
   // Architecture, config, weights checksum and preprocessing: what makes cached maps valid.
   virtual std::string fingerprint() const = 0;
 };

@@ -49,24 +49,31 @@ NamedTensors prefixed(const NamedTensors& in, const std::string& p) {
   return o;
 }
 
-void write_history(const fs::path& dir, const std::vector<HistoryRow>& h) {
+void write_history(const fs::path& dir, const std::vector<HistoryRow>& h, bool with_task) {
   std::ofstream f(dir / "history.csv");
-  f << "step,total,direction,scale,structure,downstream,lr\n";
+  f << "step,total,direction,scale,structure,downstream,lr,task\n";
   for (const auto& r : h)
-    f << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.step, r.total, r.direction, r.scale, r.structure,
-                     r.downstream, r.lr);
-  std::vector<report::Series> s(5);
-  const char* names[] = {"total", "direction", "scale", "structure", "downstream"};
-  for (int i = 0; i < 5; ++i) s[i].name = names[i];
+    f << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g}\n", r.step, r.total, r.direction, r.scale, r.structure,
+                     r.downstream, r.lr, r.task);
+  std::vector<std::string> names = {"total", "direction", "scale", "structure", "downstream"};
+  if (with_task) names.push_back("task (supervised)");
+  std::vector<report::Series> s(names.size());
+  for (size_t i = 0; i < s.size(); ++i) s[i].name = names[i];
   for (const auto& r : h) {
-    double v[] = {r.total, r.direction, r.scale, r.structure, r.downstream};
-    for (int i = 0; i < 5; ++i) {
+    double v[] = {r.total, r.direction, r.scale, r.structure, r.downstream, r.task};
+    for (size_t i = 0; i < s.size(); ++i) {
       s[i].x.push_back(double(r.step));
       s[i].y.push_back(v[i]);
     }
   }
   report::write_text((dir / "loss.svg").string(),
                      report::line_plot_svg(s, {"Distillation loss", "step", "loss (unweighted terms)", 720, 340, true}));
+}
+
+std::vector<std::string> keys_of(const FrameSet& f, const std::vector<int64_t>& idx) {
+  std::vector<std::string> k;
+  for (auto i : idx) k.push_back(f.keys[i]);
+  return k;
 }
 
 }  // namespace
@@ -97,6 +104,11 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
       throw Error(fmt::format("distill: teacher trunk yields {} but the student yields {}; set the student's "
                               "out_channels/out_grid to the teacher's",
                               shape_str(t.sizes()), shape_str(s.sizes())));
+    if (o.task_loss) {
+      at::Tensor heads;
+      teacher->necks_and_heads(t, heads);
+      if (!heads.defined()) throw Error("distill: a supervised task term was asked for, but this teacher has no task heads");
+    }
   }
   FeatureCache cache(o.cache_dir.empty() ? (out / "teacher_cache").string() : o.cache_dir, teacher->fingerprint(),
                      o.rebuild_cache);
@@ -142,8 +154,9 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
     std::getline(hist, line);
     while (std::getline(hist, line)) {
       HistoryRow r{};
-      if (std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf,%lf,%lf,%lf", &r.step, &r.total, &r.direction, &r.scale, &r.structure,
-                      &r.downstream, &r.lr) == 7 && r.step < start)
+      // Histories written before the task column have 7 fields.
+      if (std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.step, &r.total, &r.direction, &r.scale, &r.structure,
+                      &r.downstream, &r.lr, &r.task) >= 7 && r.step < start)
         rep.history.push_back(r);
     }
     spdlog::info("distill: resuming from {} at step {}", ckpt.string(), start);
@@ -153,7 +166,7 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
     for (auto& kv : prefixed(opt.state(), "opt.")) all.push_back(kv);
     write_tensors((out / "checkpoint.safetensors.new").string(), all, {{"step", std::to_string(step_done)}}, true);
     fs::rename(out / "checkpoint.safetensors.new", ckpt);
-    write_history(out, rep.history);
+    write_history(out, rep.history, static_cast<bool>(o.task_loss));
   };
 
   const auto G = student.net->config().out_grid;
@@ -182,20 +195,29 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
       torch::NoGradGuard g;
       tn = teacher->necks(tmap);
     }
-    auto sn = o.loss.w_downstream > 0 ? teacher->necks(smap) : std::vector<at::Tensor>{};
+    at::Tensor heads;
+    std::vector<at::Tensor> sn;
+    if (o.loss.w_downstream > 0 || o.task_loss) sn = teacher->necks_and_heads(smap, heads);
+    if (o.loss.w_downstream <= 0) sn.clear();
     if (sn.empty()) tn.clear();
     auto L = distill_loss(smap, tmap, sn, tn, pos, o.loss, step);
+    double task = 0;
+    if (o.task_loss) {
+      auto T = o.task_loss(heads, keys_of(frames, idx));
+      L.total = L.total + o.task_weight * schedule_at(o.loss, step).scale_group * T;
+      task = T.item<double>();
+    }
     opt.zero_grad();
     L.total.backward();
     clip_grad_norm(params, o.clip);
     const double lr = lr_at(o, step);
     opt.step(lr);
     rep.history.push_back({step, L.total.item<double>(), L.direction.item<double>(), L.scale.item<double>(),
-                           L.structure.item<double>(), L.downstream.item<double>(), lr});
+                           L.structure.item<double>(), L.downstream.item<double>(), lr, task});
     say("train", step + 1, o.steps,
-        fmt::format("loss {:.4f} dir {:.4f} scale {:.4f} struct {:.4f} down {:.4f}", rep.history.back().total,
+        fmt::format("loss {:.4f} dir {:.4f} scale {:.4f} struct {:.4f} down {:.4f}{}", rep.history.back().total,
                     rep.history.back().direction, rep.history.back().scale, rep.history.back().structure,
-                    rep.history.back().downstream));
+                    rep.history.back().downstream, o.task_loss ? fmt::format(" task {:.4f}", task) : std::string()));
     if (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) save_checkpoint(step + 1);
   }
   rep.steps_done = step;
@@ -216,7 +238,10 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
     rep.val_scale += w * scale_term(s, t, 1e-6).item<double>();
     auto p = torch::arange(std::min<int64_t>(o.loss.structure_tokens, G * G), torch::kLong) * ((G * G) / std::min<int64_t>(o.loss.structure_tokens, G * G));
     rep.val_structure += w * structure_term(s, t, p, 1e-6).item<double>();
-    rep.val_downstream += w * downstream_term(teacher->necks(s), teacher->necks(t), 1e-6).item<double>();
+    at::Tensor heads;
+    auto sn = teacher->necks_and_heads(s, heads);
+    rep.val_downstream += w * downstream_term(sn, teacher->necks(t), 1e-6).item<double>();
+    if (o.task_loss) rep.val_task += w * o.task_loss(heads, keys_of(frames, idx)).item<double>();
     n += w;
   }
   if (n > 0) {
@@ -224,6 +249,7 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
     rep.val_scale /= n;
     rep.val_structure /= n;
     rep.val_downstream /= n;
+    rep.val_task /= n;
     rep.val_cosine = 1 - rep.val_direction;
   }
   rep.weights = (out / "student.safetensors").string();
@@ -232,6 +258,7 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
                       {"val_cosine", rep.val_cosine},   {"val_direction", rep.val_direction},
                       {"val_scale", rep.val_scale},     {"val_structure", rep.val_structure},
                       {"val_downstream", rep.val_downstream}, {"weights", rep.weights}};
+  if (o.task_loss) j["val_task"] = rep.val_task;
   std::ofstream(out / "report.json") << j.dump(2) << "\n";
   return rep;
 }

@@ -30,18 +30,24 @@ struct TrainOptions {
   int64_t steps = 1000, batch = 4, checkpoint_every = 100, seed = 0, lr_warmup = 50;
   double lr = 1e-3, min_lr_ratio = 0.05, clip = 1.0, weight_decay = 0.05;
   LossConfig loss;
+  // Optional supervised term: the loss of the student's outputs through the teacher's frozen task
+  // heads (Teacher::necks_and_heads) against labels the caller holds for the batch's frames (by
+  // FrameSet key), times task_weight. It joins the scale group of the schedule: like the
+  // downstream term it reads the heads, which depend on feature magnitudes.
+  std::function<at::Tensor(const at::Tensor& heads, const std::vector<std::string>& keys)> task_loss;
+  double task_weight = 0;
   int64_t stop_after = -1;  // tests: checkpoint and stop after this many steps, as an interrupt would
 };
 
 struct HistoryRow {
   int64_t step;
-  double total, direction, scale, structure, downstream, lr;
+  double total, direction, scale, structure, downstream, lr, task;
 };
 
 struct TrainReport {
   int64_t steps_done = 0;
   bool interrupted = false;
-  double val_cosine = 0, val_direction = 0, val_scale = 0, val_structure = 0, val_downstream = 0;
+  double val_cosine = 0, val_direction = 0, val_scale = 0, val_structure = 0, val_downstream = 0, val_task = 0;
   int64_t train_frames = 0, val_frames = 0;
   std::string weights;  // final student weights
   std::vector<HistoryRow> history;

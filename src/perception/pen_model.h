@@ -27,6 +27,7 @@ struct PenModelConfig {
   static PenModelConfig from(Config& c);
   static PenModelConfig load(const std::string& path);
   int64_t input_size() const { return backbone.trunk.img_size; }
+  int64_t head_size() const { return 4 * backbone.trunk.grid(); }  // side of the head maps (the 4x neck level)
   int levels() const { return static_cast<int>(head.levels); }
 };
 

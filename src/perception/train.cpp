@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -96,6 +97,16 @@ void augment(at::Tensor& x, at::Tensor& t, at::Generator& gen) {
   x = (x * gain * tint + bias + noise).clamp(0, 1);
 }
 
+// The head's dense targets of one instance label image as [4, hs, hs] in the head's channel order.
+at::Tensor target_tensor(const cv::Mat& labels, int64_t hs, float sigma) {
+  auto tg = make_targets(labels, cv::Size(static_cast<int>(hs), static_cast<int>(hs)), sigma);
+  auto t = torch::empty({4, hs, hs}, torch::kFloat);
+  int c = 0;
+  for (const cv::Mat* m : {&tg.foreground, &tg.centre, &tg.dx, &tg.dy})
+    t[c++] = torch::from_blob(const_cast<float*>(m->ptr<float>()), {hs, hs}, torch::kFloat);
+  return t;
+}
+
 NamedTensors prefixed(const NamedTensors& in, const std::string& p) {
   NamedTensors o;
   for (auto& [k, v] : in) o.emplace_back(p + k, v);
@@ -156,7 +167,7 @@ SegTrainReport train_segmenter(const SegTrainOptions& o, const Progress& progres
   torch::manual_seed(o.seed);
   PenModel model(cfg);
   const int64_t S = cfg.input_size();
-  const int64_t g = S / cfg.backbone.trunk.patch_size, hs = 4 * g;
+  const int64_t g = S / cfg.backbone.trunk.patch_size, hs = cfg.head_size();
   if (cfg.backbone.trunk.grid() != g || g * cfg.backbone.trunk.patch_size != S)
     throw Error(o.config + ": backbone.trunk img_size must be a multiple of patch_size");
 
@@ -167,10 +178,7 @@ SegTrainReport train_segmenter(const SegTrainOptions& o, const Progress& progres
   int64_t n = 0;
   for_each_sim_frame(o.data, [&](const cv::Mat& bgr, const cv::Mat& labels, uint64_t, int64_t) {
     X[n] = (frame_to_tensor(bgr, S)[0] * 255).round().to(torch::kUInt8);
-    auto tg = make_targets(labels, cv::Size(static_cast<int>(hs), static_cast<int>(hs)), o.sigma);
-    int c = 0;
-    for (const cv::Mat* m : {&tg.foreground, &tg.centre, &tg.dx, &tg.dy})
-      T[n][c++] = torch::from_blob(const_cast<float*>(m->ptr<float>()), {hs, hs}, torch::kFloat).clone();
+    T[n] = target_tensor(labels, hs, o.sigma);
     ++n;
   }, progress);
 
@@ -300,19 +308,25 @@ class PenTeacher : public distill::Teacher {
   }
   torch::nn::Module& module() override { return *model_; }
   at::Tensor trunk(const at::Tensor& rgb01) override { return model_->trunk(rgb01); }
-  std::vector<at::Tensor> necks(const at::Tensor& map) override {
+  std::vector<at::Tensor> necks(const at::Tensor& map) override { return run(map, nullptr); }
+  // The raw head maps (logits, offsets) are what seg_loss reads: the ground-truth term.
+  std::vector<at::Tensor> necks_and_heads(const at::Tensor& map, at::Tensor& heads) override { return run(map, &heads); }
+  std::string fingerprint() const override { return fp_; }
+
+ private:
+  std::vector<at::Tensor> run(const at::Tensor& map, at::Tensor* raw) {
     auto levels = model_->backbone->forward_necks(map, nullptr, model_->config().levels()).sam3_out;
-    if (!head_term_) return levels;
+    if (!head_term_ && !raw) return levels;
     auto h = model_->head->forward(levels);
+    if (raw) *raw = h;
+    if (!head_term_) return levels;
     auto fg = torch::sigmoid(h.slice(1, kForeground, kForeground + 1));
     levels.push_back(fg);
     levels.push_back(torch::sigmoid(h.slice(1, kCentre, kCentre + 1)));
     levels.push_back(h.slice(1, kOffsetX, kOffsetY + 1) * fg);
     return levels;
   }
-  std::string fingerprint() const override { return fp_; }
 
- private:
   PenModel model_;
   bool head_term_;
   std::string fp_;
@@ -341,20 +355,26 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
   const fs::path work = o.work.empty() ? fs::path("out") / "segmenter-work" / "student" : fs::path(o.work);
   fs::create_directories(work / "frames");
 
-  // Training frames as images at the teacher's input size (the distiller reads folders).
-  const int64_t N = o.data.seeds * o.data.frames_per_seed;
-  const auto stamp = fmt::format("{} {} {} {} {} {}", o.data.first_seed, o.data.seeds, o.data.frames_per_seed, o.data.stride,
-                                 o.data.pigs, S);
+  // Training frames as images at the teacher's input size (the distiller reads folders), and the
+  // head's ground-truth targets of each (targets.safetensors, one tensor per image, named by it).
+  const int64_t N = o.data.seeds * o.data.frames_per_seed, hs = cfg.head_size();
+  const auto stamp = fmt::format("{} {} {} {} {} {} targets {} {}", o.data.first_seed, o.data.seeds, o.data.frames_per_seed,
+                                 o.data.stride, o.data.pigs, S, hs, o.sigma);
+  const fs::path targets_file = work / "targets.safetensors";
   std::string have;
   std::getline(std::ifstream(work / "frames.done") >> std::ws, have);
   if (have != stamp) {
     fs::remove_all(work / "frames");
     fs::create_directories(work / "frames");
-    for_each_sim_frame(o.data, [&](const cv::Mat& bgr, const cv::Mat&, uint64_t seed, int64_t i) {
+    NamedTensors targets;
+    for_each_sim_frame(o.data, [&](const cv::Mat& bgr, const cv::Mat& labels, uint64_t seed, int64_t i) {
       cv::Mat small;
       cv::resize(bgr, small, cv::Size(static_cast<int>(S), static_cast<int>(S)), 0, 0, cv::INTER_AREA);
-      cv::imwrite((work / "frames" / fmt::format("s{:05d}_f{:05d}.png", seed, i)).string(), small);
+      const auto name = fmt::format("s{:05d}_f{:05d}.png", seed, i);
+      cv::imwrite((work / "frames" / name).string(), small);
+      targets.emplace_back(name, target_tensor(labels, hs, o.sigma));
     }, progress);
+    write_tensors(targets_file.string(), targets, {}, true);
     std::ofstream(work / "frames.done") << stamp << "\n";
   }
   // The teacher's trunk + neck as a sam3_backbone teacher, for `edgeherd distill` and
@@ -383,6 +403,26 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
   d.frame_size = S;
   d.loss.warmup_steps = o.scale_warmup >= 0 ? o.scale_warmup : o.steps * 15 / 100;
   d.loss.ramp_steps = o.scale_ramp >= 0 ? o.scale_ramp : o.steps * 15 / 100;
+  // Ground truth through the frozen head: the teacher's own training loss on the student's maps,
+  // so the student is not held to the teacher's mistakes (pigs split or merged in huddles).
+  std::map<std::string, at::Tensor> truth;
+  if (o.gt_weight > 0) {
+    auto f = st::File::open(targets_file.string());
+    for (const auto& t : f.tensors()) truth[t.name] = read_tensor(f, t).clone();
+    const SegLossWeights sw{o.w_foreground, o.w_centre, o.w_offset};
+    d.task_weight = o.gt_weight;
+    d.task_loss = [&truth, sw, targets_file](const at::Tensor& heads, const std::vector<std::string>& keys) {
+      std::vector<at::Tensor> t;
+      for (const auto& k : keys) {
+        // FrameSet keys of a folder are "<file path>#0".
+        const auto name = fs::path(k.substr(0, k.rfind('#'))).filename().string();
+        auto it = truth.find(name);
+        if (it == truth.end()) throw Error(fmt::format("{}: no targets for frame {}", targets_file.string(), name));
+        t.push_back(it->second);
+      }
+      return seg_loss(heads, torch::stack(t), sw).total;
+    };
+  }
   auto dr = distill::train(d, progress);
   StudentTrainReport rep;
   rep.steps_done = dr.steps_done;
@@ -431,7 +471,7 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
       "## Data\n\nSimulated pens seeds {s0}..{s1}, {fps} frames each, every {st}th frame ({N} frames, stored at the "
       "teacher's input size); every 10th frame held out by the distiller. Seeds 9001..9999 never trained on.\n\n"
       "## Distillation\n\n- command: `{cmd}`\n- seed: {seed}\n- eh::distill four-term loss (direction, scale, structure, "
-      "downstream through the teacher's frozen detector neck{head}), scale terms after {sw} steps ramped over {sr}; {steps} steps, "
+      "downstream through the teacher's frozen detector neck{head}){gt}, scale terms after {sw} steps ramped over {sr}; {steps} steps, "
       "batch {batch}, AdamW lr {lr}, warm-up {wu}\n- distiller's held-out frames: mean cosine {vc:.4f} ({vf} frames)\n"
       "- held-out pen (seed 9002, {hf} frames, every 8th): mean per-token cosine student vs teacher trunk map {hc:.4f}\n"
       "- wall time: {wall:.0f} s on {rt}, finished {when}\n\nLoss curve: loss.svg.\n",
@@ -439,7 +479,12 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
       fmt::arg("G", scfg.out_grid), fmt::arg("s0", o.data.first_seed), fmt::arg("s1", o.data.first_seed + o.data.seeds - 1),
       fmt::arg("fps", o.data.frames_per_seed), fmt::arg("st", o.data.stride), fmt::arg("N", N), fmt::arg("cmd", o.command),
       fmt::arg("seed", o.seed),
-      fmt::arg("head", o.head_term ? " and instance head: foreground, centre, foreground-weighted offsets" : ""), fmt::arg("sw", d.loss.warmup_steps), fmt::arg("sr", d.loss.ramp_steps),
+      fmt::arg("head", o.head_term ? " and instance head: foreground, centre, foreground-weighted offsets" : ""),
+      fmt::arg("gt", o.gt_weight > 0 ? fmt::format(" + {} x the segmentation loss against the simulator's ground truth through "
+                                                   "the same frozen neck and head ({} BCE + {} focal + {} L1, as the teacher's "
+                                                   "training; in the scale group)",
+                                                   o.gt_weight, o.w_foreground, o.w_centre, o.w_offset)
+                                     : std::string()), fmt::arg("sw", d.loss.warmup_steps), fmt::arg("sr", d.loss.ramp_steps),
       fmt::arg("steps", o.steps), fmt::arg("batch", o.batch), fmt::arg("lr", o.lr), fmt::arg("wu", o.warmup),
       fmt::arg("vc", dr.val_cosine), fmt::arg("vf", dr.val_frames), fmt::arg("hc", rep.val_cosine), fmt::arg("hf", o.heldout_frames), fmt::arg("wall", rep.wall_s),
       fmt::arg("rt", runtime::describe()), fmt::arg("when", now_utc()));

@@ -68,13 +68,18 @@ struct StudentTrainOptions {
   std::string model_dir;       // holds teacher/ (trained); student/ is written
   std::string student_config;  // configs/pen_tiny_student.json
   std::string work;            // frames, teacher cache, distill checkpoints (default out/segmenter-work/student)
-  SimFrames data{2001, 40, 20, 6, 8};
+  SimFrames data{2001, 240, 10, 6, 8};  // many pens, few frames each: the ground-truth term wants variety
   int64_t steps = 1500, batch = 8, warmup = 60, checkpoint_every = 100;
   double lr = 2e-3, weight_decay = 0.05;
   int64_t scale_warmup = -1, scale_ramp = -1;  // loss schedule; -1: 15% and 15% of steps
   uint64_t seed = 0;
   bool resume = true;
   bool head_term = true;  // the downstream term also compares the frozen instance head's outputs
+  // > 0: also the segmentation loss against the simulator's ground truth on the student's outputs
+  // through the frozen neck and head (the teacher's training loss and weights), times gt_weight.
+  double gt_weight = 4;
+  double w_foreground = 1.0, w_centre = 1.0, w_offset = 0.2;
+  float sigma = 2.0f;  // centre heatmap Gaussian, cells of the head map (as the teacher's)
   int64_t heldout_frames = 30;  // frames of the evaluation pen 9002 for the held-out cosine
   std::string command;
 };
