@@ -60,6 +60,21 @@ SegTrainOptions toy(const fs::path& root, const fs::path& cfg) {
   return o;
 }
 
+// A 4-step student on pens 101-102 (5 frames each, 4 pigs) from the teacher in model/teacher.
+StudentTrainOptions toy_student(const fs::path& model, const fs::path& work, const fs::path& cfg) {
+  StudentTrainOptions s;
+  s.model_dir = model.string();
+  s.student_config = cfg.string();
+  s.work = work.string();
+  s.data = {101, 2, 5, 1, 4};
+  s.steps = 4;
+  s.batch = 2;
+  s.warmup = 1;
+  s.checkpoint_every = 0;
+  s.heldout_frames = 2;
+  return s;
+}
+
 std::map<std::string, at::Tensor> tensors(const fs::path& p) {
   auto f = eh::st::File::open(p.string());
   std::map<std::string, at::Tensor> m;
@@ -107,17 +122,7 @@ TEST(PerceptionTrain, TeacherResumesExactlyAndLoadsAsSegmenter) {
   EXPECT_GT(segmenter_parameters(*seg), 0);
 
   // The student, distilled from that teacher, runs in front of the teacher's neck and head.
-  StudentTrainOptions s;
-  s.model_dir = (dir / "a").string();
-  s.student_config = write(dir / "student.json", kStudent).string();
-  s.work = (dir / "swork").string();
-  s.data = {101, 2, 5, 1, 4};
-  s.steps = 4;
-  s.batch = 2;
-  s.warmup = 1;
-  s.checkpoint_every = 0;
-  s.heldout_frames = 2;
-  auto rs = distill_student(s);
+  auto rs = distill_student(toy_student(dir / "a", dir / "swork", write(dir / "student.json", kStudent)));
   EXPECT_EQ(rs.steps_done, 4);
   EXPECT_TRUE(std::isfinite(rs.val_cosine));
   for (const char* f : {"config.json", "weights.safetensors", "card.md"}) EXPECT_TRUE(fs::exists(dir / "a" / "student" / f)) << f;
@@ -166,17 +171,10 @@ TEST(PerceptionTrain, StudentGroundTruthTermUsesEachFramesOwnTargets) {
   auto options = [&](const fs::path& model, double gt) {
     fs::create_directories(model);
     fs::copy(dir / "m" / "teacher", model / "teacher", fs::copy_options::recursive | fs::copy_options::overwrite_existing);
-    StudentTrainOptions s;
-    s.model_dir = model.string();
-    s.student_config = write(dir / "student.json", kStudent).string();
-    s.work = (model / "work").string();
-    s.data = {101, 2, 5, 1, 4};
+    auto s = toy_student(model, model / "work", write(dir / "student.json", kStudent));
     s.steps = 3;
-    s.batch = 2;
-    s.warmup = 1;
-    s.scale_warmup = 0;
+    s.scale_warmup = 0;  // the ground-truth term (scale group) counts from the first step
     s.scale_ramp = 0;
-    s.checkpoint_every = 0;
     s.heldout_frames = 1;
     s.gt_weight = gt;
     return s;
