@@ -575,6 +575,8 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   for (const auto& [lambda, use_learned] : variants) {
     smoothing(lambda, use_learned);
     for (double stay : o.stay_grid) {
+      // With stay 0 the filter never reads the transitions: the identity row already ran it.
+      if (use_learned && stay == 0) continue;
       write_cfg(stay);
       if (val.empty()) break;
       auto m = load_behaviour_model(o.out_dir);
