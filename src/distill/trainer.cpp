@@ -239,7 +239,7 @@ TrainReport train(const TrainOptions& o, const Progress& progress) {
     auto p = torch::arange(std::min<int64_t>(o.loss.structure_tokens, G * G), torch::kLong) * ((G * G) / std::min<int64_t>(o.loss.structure_tokens, G * G));
     rep.val_structure += w * structure_term(s, t, p, 1e-6).item<double>();
     at::Tensor heads;
-    auto sn = teacher->necks_and_heads(s, heads);
+    auto sn = o.task_loss ? teacher->necks_and_heads(s, heads) : teacher->necks(s);
     rep.val_downstream += w * downstream_term(sn, teacher->necks(t), 1e-6).item<double>();
     if (o.task_loss) rep.val_task += w * o.task_loss(heads, keys_of(frames, idx)).item<double>();
     n += w;
