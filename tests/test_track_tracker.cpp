@@ -194,6 +194,95 @@ TEST(Tracker, OpenWorldReidentifiesOnlyByAppearance) {
   EXPECT_EQ(t.stats().reidentified, 1);
 }
 
+// ---- swap repair -----------------------------------------------------------------------------
+
+// A pig lies at `spot` for 10 s (6 fps) while another stands far off; then the other walks left
+// over it at 20 px per frame. The segmenter sees the lying pig's uncovered part, and while their
+// boxes are less than half a body apart one instance for both (their union) and none for the
+// walker, as the pen-tiny models do (pen 9003, frame 265). Returns the identities on the spot
+// and on the walker at frame 30 and at the end, after the walker has stopped far to the left.
+struct CrossingIds {
+  int lying = 0, walker = 0;       // at frame 30
+  int on_spot = 0, on_walker = 0;  // at the end
+  int64_t repairs = 0;
+};
+CrossingIds lying_pig_crossed(const TrackerConfig& cfg) {
+  const cv::Rect2f spot(400, 100, 200, 100);
+  Tracker t(cfg);
+  CrossingIds r;
+  for (int f = 1; f <= 160; ++f) {
+    const float x = std::max(20.0f, 900.0f - 20.0f * static_cast<float>(std::max(0, f - 60)));
+    const cv::Rect2f w(x, 100, 200, 100);
+    Detections d;
+    if (x >= 550 && x < 600) {  // the walker's head is counted into the lying pig's instance
+      d.add(spot, 0.9f);
+      d.add(cv::Rect2f(600, w.y, x - 400, w.height), 0.9f);
+    } else if (x > 450 && x < 550) {  // one instance for both
+      d.add(spot | w, 0.9f);
+    } else {
+      d.add(w, 0.9f);
+      // The lying pig's part not under the walker.
+      const float l = x > spot.x ? spot.x : std::max(spot.x, x + 200), r = x > spot.x ? std::min(x, 600.0f) : 600.0f;
+      if (r - l > 10) d.add(cv::Rect2f(l, spot.y, r - l, spot.height), 0.9f);
+    }
+    const auto o = t.update(d, f, f / 6.0);
+    for (const auto& row : o.rows) {
+      const bool on_spot = eh::track::box_iou(row.box, spot) > 0.9, on_w = eh::track::box_iou(row.box, w) > 0.9;
+      if (f == 30) (on_spot ? r.lying : r.walker) = row.id;
+      if (f == 160 && on_spot) r.on_spot = row.id;
+      if (f == 160 && on_w) r.on_walker = row.id;
+    }
+  }
+  r.repairs = t.stats().swaps_repaired;
+  return r;
+}
+
+TEST(Tracker, SwapRepairGivesALyingPigItsIdentityBackAfterAMerge) {
+  TrackerConfig on;
+  on.max_animals = 2;  // a closed pen, as the pipeline runs it
+  TrackerConfig off = on;
+  off.settle_s = 0;  // swap repair off: the failure it exists for
+  const auto bad = lying_pig_crossed(off);
+  ASSERT_NE(bad.lying, 0);
+  ASSERT_NE(bad.walker, 0);
+  EXPECT_EQ(bad.on_spot, bad.walker) << "the scenario no longer makes the tracker swap";
+  EXPECT_EQ(bad.on_walker, bad.lying);
+  EXPECT_EQ(bad.repairs, 0);
+
+  const auto good = lying_pig_crossed(on);
+  EXPECT_EQ(good.on_spot, good.lying);
+  EXPECT_EQ(good.on_walker, good.walker);
+  EXPECT_EQ(good.repairs, 1);
+}
+
+TEST(Tracker, SwapRepairLeavesAPigThatTakesAFreedSpotAlone) {
+  // The lying pig gets up and walks off to the right; 1.5 s later another pig, which never
+  // touched it, comes to lie on the freed spot. Nobody merged: both keep their identities.
+  TrackerConfig cfg;
+  cfg.max_animals = 2;
+  const cv::Rect2f spot(400, 100, 200, 100);
+  Tracker t(cfg);
+  int first = 0, second = 0;
+  for (int f = 1; f <= 120; ++f) {
+    const float lx = 400.0f + 30.0f * static_cast<float>(std::clamp(f - 60, 0, 20));
+    const cv::Rect2f l(lx, 100, 200, 100);
+    // The other walks left along y = 300 to x = 400, then up onto the spot.
+    const float mx = 900.0f - 50.0f * static_cast<float>(std::clamp(f - 60, 0, 10));
+    const float my = 300.0f - 40.0f * static_cast<float>(std::clamp(f - 70, 0, 5));
+    const cv::Rect2f m(mx, my, 200, 100);
+    const auto o = t.update(boxes({l, m}), f, f / 6.0);
+    for (const auto& row : o.rows) {
+      if (f == 30) (eh::track::box_iou(row.box, spot) > 0.9 ? first : second) = row.id;
+      if (f == 120 && eh::track::box_iou(row.box, spot) > 0.9) EXPECT_EQ(row.id, second);
+      if (f == 120 && eh::track::box_iou(row.box, l) > 0.9) EXPECT_EQ(row.id, first);
+    }
+    if (f == 120) EXPECT_EQ(o.rows.size(), 2u);
+  }
+  ASSERT_NE(first, 0);
+  ASSERT_NE(second, 0);
+  EXPECT_EQ(t.stats().swaps_repaired, 0);
+}
+
 TEST(Tracker, MasksSeparateNeighboursThatBoxesCannot) {
   // Two L-shaped animals whose boxes coincide; only the masks tell them apart. They swap
   // places in the box (top-left vs bottom-right) never, so each track must follow its mask.

@@ -856,9 +856,10 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
                  {"rss_bytes", eh::video::process_rss_bytes()},
                  {"caches", cj},
                  {"series", summary.memory_series_json()}};
-  j["tracking"] = {{"identities", res.identities}, {"births", ts.births},     {"reidentified", ts.reidentified},
-                   {"recovered", ts.recovered},    {"retired", ts.retired},   {"rows", session.stats().emitted_objects},
-                   {"max_animals", sc.tracker.max_animals}};
+  j["tracking"] = {{"identities", res.identities},      {"births", ts.births},
+                   {"reidentified", ts.reidentified},    {"recovered", ts.recovered},
+                   {"retired", ts.retired},              {"swaps_repaired", ts.swaps_repaired},
+                   {"rows", session.stats().emitted_objects}, {"max_animals", sc.tracker.max_animals}};
   j["eval"] = evalj;
   j["store"] = {{"path", store_path},
                 {"bytes", static_cast<int64_t>(sec ? 0 : store_bytes)},

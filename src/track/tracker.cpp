@@ -34,6 +34,11 @@ void TrackerConfig::validate() const {
   if (!(embedding_ema >= 0 && embedding_ema < 1)) bad("embedding_ema must be in [0, 1)");
   if (max_pending < 1) bad("max_pending must be >= 1");
   if (!(centering_rate > 0 && centering_rate <= 1)) bad("centering_rate must be in (0, 1]");
+  if (!(settle_s >= 0)) bad(fmt::format("settle_s must be >= 0, got {}", settle_s));
+  if (!(swap_window_s >= 0)) bad(fmt::format("swap_window_s must be >= 0, got {}", swap_window_s));
+  for (auto [name, v] : {std::pair{"settle_iou", settle_iou}, {"swap_iou", swap_iou}, {"away_iou", away_iou}})
+    if (!(v > 0 && v <= 1)) bad(fmt::format("{} must be in (0, 1], got {}", name, v));
+  if (swap_hold < 1) bad(fmt::format("swap_hold must be >= 1, got {}", swap_hold));
 }
 
 const char* track_state_name(TrackState s) {
@@ -74,6 +79,13 @@ struct Track {
   bool dead = false;
   int64_t last_pool_frame = std::numeric_limits<int64_t>::min() / 2;
   std::deque<TrackRow> pending;  // tentative: rows not yet reported
+  // Swap repair: the spot the track's observed boxes have stayed on since `spot_since`, and the
+  // settled spot it first left in this episode, at `left_t` (none while left_t is -inf).
+  cv::Rect2f spot, left_spot;
+  double spot_since = -1, left_since = 0;
+  double left_t = -std::numeric_limits<double>::infinity();
+  int hold = 0, hold_with = 0;  // consecutive frames another track (id hold_with) sat on left_spot
+  std::vector<std::pair<int, double>> merged_with;  // (id, time) per frame of a merge, 2 windows back
 };
 
 struct Identity {
@@ -189,6 +201,95 @@ struct Tracker::Impl {
       }
     }
     ++tr.hits;
+  }
+
+  // Swap repair bookkeeping for a confirmed track observed at `box`: its current spot, and the
+  // settled spot it first left in this episode (left_t; the episode ends swap_window_s later).
+  void follow_spot(Track& tr, const cv::Rect2f& box, double t) const {
+    if (tr.spot_since < 0) {
+      tr.spot = box;
+      tr.spot_since = t;
+      return;
+    }
+    if (box_iou(box, tr.spot) >= cfg.settle_iou) return;
+    if (std::isfinite(tr.left_t) && box_iou(box, tr.left_spot) >= cfg.settle_iou) {
+      // Back on the spot: settled there as before; the episode (and its window) goes on.
+      tr.spot = tr.left_spot;
+      tr.spot_since = tr.left_since;
+      return;
+    }
+    if (cfg.settle_s > 0 && t - tr.spot_since >= cfg.settle_s && !std::isfinite(tr.left_t)) {
+      tr.left_spot = tr.spot;
+      tr.left_since = tr.spot_since;
+      tr.left_t = t;
+      tr.hold = 0;
+    }
+    tr.spot = box;
+    tr.spot_since = t;
+  }
+
+  // Recent merges of each confirmed track, then the exchange: a settled track that left its spot
+  // while a track it merged with since leaving sits there for swap_hold frames (the animal on the
+  // spot is the one that lay there). Only a partner of a merge that began with the departure may
+  // take the identity: a settled animal that gets up and walks off, or lies down beside its old
+  // spot, never shared a mask with the one that comes to lie there; two animals lying in one
+  // mask before the departure make a spot that is both of theirs.
+  void repair_swaps(const Detections& d, const std::vector<int>& track_det, int64_t frame, double t) {
+    for (std::size_t s = 0; s < tracks.size(); ++s) {
+      Track& S = tracks[s];
+      if (S.dead || S.id <= 0 || S.state == TrackState::Tentative) continue;
+      auto& mw = S.merged_with;
+      mw.erase(std::remove_if(mw.begin(), mw.end(), [&](const auto& e) { return t - e.second > 2 * cfg.swap_window_s; }),
+               mw.end());
+      const cv::Rect2f now = track_det[s] >= 0 ? d.boxes[static_cast<std::size_t>(track_det[s])] : S.kf.box();
+      // A merge: a confirmed neighbour touching this track's instance went unmatched (its animal
+      // is inside the same mask).
+      if (track_det[s] >= 0)
+        for (std::size_t k = 0; k < tracks.size(); ++k) {
+          const Track& o = tracks[k];
+          if (k == s || o.dead || o.id <= 0 || o.state == TrackState::Tentative || track_det[k] >= 0) continue;
+          if (box_iou(o.kf.box(), now) <= 0) continue;
+          mw.emplace_back(o.id, t);
+        }
+      if (!std::isfinite(S.left_t)) continue;
+      if (t - S.left_t > cfg.swap_window_s) {
+        S.left_t = -std::numeric_limits<double>::infinity();
+        continue;
+      }
+      int best = -1;
+      double best_iou = cfg.swap_iou;
+      if (box_iou(now, S.left_spot) < cfg.away_iou)
+        for (std::size_t a = 0; a < tracks.size(); ++a) {
+          const Track& A = tracks[a];
+          if (a == s || A.dead || A.id <= 0 || A.state != TrackState::Tracked || track_det[a] < 0) continue;
+          bool since = false, before = false;
+          for (const auto& [id, when] : mw)
+            if (id == A.id) (when >= S.left_t ? since : before) = true;
+          if (!since || before) continue;
+          const double v = box_iou(d.boxes[static_cast<std::size_t>(track_det[a])], S.left_spot);
+          if (v >= best_iou) best_iou = v, best = static_cast<int>(a);
+        }
+      if (best < 0) {
+        S.hold = 0;
+        continue;
+      }
+      Track& A = tracks[static_cast<std::size_t>(best)];
+      S.hold = S.hold_with == A.id ? S.hold + 1 : 1;
+      S.hold_with = A.id;
+      if (S.hold < cfg.swap_hold) continue;
+      std::swap(S.id, A.id);
+      A.spot = S.left_spot;  // A now carries the settled animal's identity and its spot
+      A.spot_since = S.left_since;
+      A.left_t = S.left_t = -std::numeric_limits<double>::infinity();
+      S.hold = A.hold = 0;
+      S.merged_with.clear();
+      A.merged_with.clear();
+      for (Track* tr : {&S, &A}) {
+        const std::size_t i = static_cast<std::size_t>(tr - tracks.data());
+        if (track_det[i] >= 0) touch_identity(*tr, d, static_cast<std::size_t>(track_det[i]), frame, t);
+      }
+      ++stats.swaps_repaired;
+    }
   }
 
   void touch_identity(Track& tr, const Detections& d, std::size_t j, int64_t frame, double t) {
@@ -438,6 +539,7 @@ TrackerOutput Tracker::update(const Detections& d, int64_t frame, double t) {
       } else {
         tr.state = TrackState::Tracked;
         m.touch_identity(tr, d, j, frame, t);
+        m.follow_spot(tr, d.boxes[static_cast<std::size_t>(j)], t);
       }
     } else if (tr.state == TrackState::Tentative) {
       tr.dead = true;  // births need consecutive hits
@@ -455,6 +557,8 @@ TrackerOutput Tracker::update(const Detections& d, int64_t frame, double t) {
       }
     }
   }
+
+  m.repair_swaps(d, track_det, frame, t);
 
   // 5. Births from the remaining confident instances.
   for (std::size_t j : remaining(high)) {
@@ -547,7 +651,7 @@ std::vector<CacheUsage> Tracker::memory() const {
   CacheUsage tracks{"tracker.tracks", 0, impl_->tracks.size()};
   for (const Track& tr : impl_->tracks)
     tracks.bytes += sizeof(Track) + tr.mask.bytes() + tr.emb.capacity() * sizeof(float) +
-                    tr.pending.size() * sizeof(TrackRow);
+                    tr.pending.size() * sizeof(TrackRow) + tr.merged_with.capacity() * sizeof(tr.merged_with[0]);
   CacheUsage pools{"tracker.identities", 0, impl_->ids.size()};
   for (const auto& [id, I] : impl_->ids) pools.bytes += sizeof(Identity) + I.pool.bytes();
   return {tracks, pools};

@@ -25,6 +25,13 @@
 //     `max_animals` set (closed pen) no identity beyond that number is ever created: once the
 //     pen is full a confirmed track must be re-identified as one of the identities not in
 //     view, and waits (unreported) while there is none.
+// Swap repair: a walking animal that crosses a lying one can carry the lying one's track away (the
+// segmenter returns one mask for both for a frame or two) while its own track is found again on
+// the lying animal's spot. A track that stayed on one spot for `settle_s` and leaves it is watched
+// for `swap_window_s`; if meanwhile a track it merged with since leaving (that track went unmatched
+// while touching its instance), and not in the 2 windows before, sits on that spot (box IoU >=
+// `swap_iou`) for `swap_hold` frames while the settled track is away from it (IoU < `away_iou`),
+// the two tracks exchange identities from that frame on (rows already reported keep theirs).
 // Tracks unseen for `retire_after_s` seconds are retired: their motion state and mask are
 // freed; the identity (last position, embedding pool) is kept for re-identification.
 #pragma once
@@ -70,6 +77,13 @@ struct TrackerConfig {
   bool center_embeddings = true;
   double centering_rate = 1e-3;
   int max_pending = 30;        // rows kept for a not-yet-confirmed track (reported late)
+  // Swap repair (see the header comment); settle_s = 0 turns it off.
+  double settle_s = 5.0;       // a track whose box kept IoU >= settle_iou with its spot this long is settled
+  float settle_iou = 0.7f;
+  double swap_window_s = 4.0;  // how long after leaving its spot a settled track's identity may be handed on
+  float swap_iou = 0.6f;       // another track on the spot: box IoU with it at least this
+  float away_iou = 0.3f;       // the settled track away from the spot: box IoU below this
+  int swap_hold = 2;           // consecutive frames both must hold before the identities are exchanged
   KalmanParams kalman;
 
   // Throws eh::UsageError naming the field when a value is out of range.
@@ -130,6 +144,7 @@ struct TrackerStats {
   int64_t reidentified = 0;    // confirmed tracks given a returning identity
   int64_t recovered = 0;       // lost tracks re-found by distance (stage 4)
   int64_t retired = 0;
+  int64_t swaps_repaired = 0;  // identity exchanges by swap repair
   int64_t rows = 0;            // rows reported (including late ones)
 };
 
