@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "data/rle.h"
 #include "perception/decode.h"
+#include "perception/pen_model.h"
 #include "perception/seg_eval.h"
 
 using namespace eh::perception;
@@ -221,4 +222,34 @@ TEST(PerceptionDecode, DetectionScoreMatchesByMaskIou) {
   EXPECT_NEAR(s.precision(), 2.0 / 3.0, 1e-12);
   EXPECT_NEAR(s.recall(), 1.0, 1e-12);
   EXPECT_EQ(score_detections(pred, gt, 0.95).matched, 1);
+}
+
+TEST(PerceptionDecode, StudentDecodeOverridesOnlyTheFieldsItNames) {
+  eh::perception::PenModelConfig teacher;
+  teacher.json = {{"decode", {{"centre_threshold", 0.4}, {"foreground_threshold", 0.45}, {"min_area", 300}}}};
+  eh::Config t(teacher.json.at("decode"), "teacher decode");
+  teacher.decode = eh::perception::DecodeOptions::from(t);
+
+  const eh::Config plain(nlohmann::json{{"out_grid", 16}}, "student/config.json");
+  const auto same = eh::perception::student_decode(teacher, plain);
+  EXPECT_FLOAT_EQ(same.centre_threshold, 0.4f);
+  EXPECT_EQ(same.min_area, 300);
+
+  const eh::Config over(nlohmann::json{{"decode", {{"centre_threshold", 0.3}}}}, "student/config.json");
+  const auto o = eh::perception::student_decode(teacher, over);
+  EXPECT_FLOAT_EQ(o.centre_threshold, 0.3f);
+  EXPECT_FLOAT_EQ(o.foreground_threshold, 0.45f);  // the teacher's
+  EXPECT_EQ(o.min_area, 300);
+  EXPECT_EQ(o.nms_kernel, eh::perception::DecodeOptions{}.nms_kernel);
+
+  const eh::Config bad(nlohmann::json{{"decode", {{"nms_kernel", 4}}}}, "student/config.json");
+  try {
+    eh::perception::student_decode(teacher, bad);
+    FAIL() << "an even nms_kernel was accepted";
+  } catch (const eh::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("student/config.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nms_kernel"), std::string::npos) << e.what();
+  }
+  const eh::Config typo(nlohmann::json{{"decode", {{"centre_treshold", 0.3}}}}, "student/config.json");
+  EXPECT_THROW(eh::perception::student_decode(teacher, typo), eh::Error);
 }

@@ -13,6 +13,7 @@ StudentConfig StudentConfig::from(Config& c) {
     throw Error(c.label() + ": student config needs a 'trunk' object (TinyViT arguments)");
   Config trunk(c.json().at("trunk"), c.label() + " [trunk]");
   c.ignore("trunk");
+  c.ignore("decode");  // read by the pen-tiny segmenter (perception/pen_model.h: student_decode), not the encoder
   s.trunk = TinyViTConfig::from(trunk);
   s.fpn_channels = c.get_or<int64_t>("fpn_channels", 256);
   s.first_level = c.get_or<int64_t>("first_level", 1);

@@ -36,6 +36,15 @@ PenModelConfig PenModelConfig::from(Config& c) {
   return p;
 }
 
+DecodeOptions student_decode(const PenModelConfig& teacher, const Config& student) {
+  if (!student.has("decode")) return teacher.decode;
+  if (!student.json().at("decode").is_object()) throw Error(student.label() + ": field 'decode' must be an object");
+  nlohmann::json merged = teacher.json.contains("decode") ? teacher.json.at("decode") : nlohmann::json::object();
+  merged.update(student.json().at("decode"));
+  Config d(merged, student.label() + " decode (over the teacher's)");
+  return DecodeOptions::from(d);
+}
+
 PenModelConfig PenModelConfig::load(const std::string& path) {
   Config c = Config::load(path);
   return from(c);

@@ -31,6 +31,12 @@ struct PenModelConfig {
   int levels() const { return static_cast<int>(head.levels); }
 };
 
+// The decode options of a student in front of this teacher's head: the teacher's, with the fields
+// of the student config's optional "decode" object over them (the student's maps are calibrated
+// differently though the head is the same). Throws naming the file and field on a bad value.
+DecodeOptions student_decode(const PenModelConfig& teacher, const Config& student);
+
+
 class PenModelImpl : public torch::nn::Module {
  public:
   explicit PenModelImpl(const PenModelConfig& cfg);

@@ -53,6 +53,7 @@ class ModelSegmenter : public eh::video::Segmenter {
       const auto sw = need_file(sdir, "weights.safetensors", "the student encoder");
       Config sc = Config::load(scfg_path);
       auto scfg = models::StudentConfig::from(sc);
+      cfg_.decode = student_decode(cfg_, sc);
       student_ = PenStudent(scfg, cfg_);
       // Necks and head from the teacher's file (its trunk is not needed), the encoder from the student's.
       auto rep = load_state_dict(*student_->teacher, tw, {false, ""});
