@@ -1,6 +1,9 @@
 #include "core/runtime.h"
 
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -38,6 +41,14 @@ bool blas_is_reference() {
 }
 
 void init(int threads) {
+  // One malloc arena. glibc gives threads their own arenas, and memory freed on another thread
+  // than the one that allocated it (frames decoded on the reader thread, tensors made on
+  // LibTorch's pool) stays in that arena: `edgeherd run` on a 720-frame pen grew from 300 MB to
+  // 500-1200 MB (varying with thread timing) while every cache it accounts for stayed flat; with
+  // one arena it stays at 300-340 MB (docs/performance.md). MALLOC_ARENA_MAX, if set, wins.
+#if defined(__GLIBC__)
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 1);
+#endif
   // OpenBLAS reads OPENBLAS_NUM_THREADS when it loads, before main; set it at run time too.
   setenv("OPENBLAS_NUM_THREADS", "1", 0);
   using SetThreads = void (*)(int);

@@ -5,7 +5,8 @@
 namespace eh::runtime {
 
 // Sets torch intra-op threads (0 = number of cores), pins OpenBLAS to one thread (nested
-// threading makes timings swing) and warns when the reference BLAS is the one loaded.
+// threading makes timings swing), limits glibc to one malloc arena (flat memory in streams that
+// free on another thread than they allocate) and warns when the reference BLAS is the one loaded.
 void init(int threads = 0);
 
 int num_cores();
