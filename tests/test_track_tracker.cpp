@@ -255,6 +255,38 @@ TEST(Tracker, SwapRepairGivesALyingPigItsIdentityBackAfterAMerge) {
   EXPECT_EQ(good.repairs, 1);
 }
 
+TEST(Tracker, SwapRepairLeavesACrossingTheTrackerGotRightAlone) {
+  // The same crossing, but the segmenter sees the lying pig whole until the merge and the walker
+  // whole after it: the walker's track takes the merged instance (its motion predicts it) and
+  // the lying pig's track comes back to its spot. Nothing to repair, and nothing is exchanged.
+  TrackerConfig cfg;
+  cfg.max_animals = 2;
+  const cv::Rect2f spot(400, 100, 200, 100);
+  Tracker t(cfg);
+  int lying = 0, walker = 0;
+  for (int f = 1; f <= 160; ++f) {
+    const float x = std::max(20.0f, 900.0f - 20.0f * static_cast<float>(std::max(0, f - 60)));
+    const cv::Rect2f w(x, 100, 200, 100);
+    Detections d;
+    if (std::abs(x - spot.x) < 100) {
+      d.add(spot | w, 0.9f);
+    } else {
+      d.add(spot, 0.9f);
+      d.add(w, 0.9f);
+    }
+    const auto o = t.update(d, f, f / 6.0);
+    for (const auto& row : o.rows) {
+      const bool on_spot = eh::track::box_iou(row.box, spot) > 0.9;
+      if (f == 30) (on_spot ? lying : walker) = row.id;
+      if (f == 160) EXPECT_EQ(row.id, on_spot ? lying : walker);
+    }
+    if (f == 160) EXPECT_EQ(o.rows.size(), 2u);
+  }
+  ASSERT_NE(lying, 0);
+  ASSERT_NE(walker, 0);
+  EXPECT_EQ(t.stats().swaps_repaired, 0);
+}
+
 TEST(Tracker, SwapRepairLeavesAPigThatTakesAFreedSpotAlone) {
   // The lying pig gets up and walks off to the right; 1.5 s later another pig, which never
   // touched it, comes to lie on the freed spot. Nobody merged: both keep their identities.
