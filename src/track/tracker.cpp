@@ -99,6 +99,9 @@ struct Identity {
 };
 
 constexpr double kChi2Gate4 = 9.4877;  // 95% quantile of chi-square with 4 dof
+// Swap repair: a merge this shortly before a settled track's departure belongs to it (the
+// settled animal was hidden under the walker, then its track was found on the walker).
+constexpr double kMergeLead = 1.0;
 
 cv::Point2f centre_of(const cv::Rect2f& b) { return {b.x + 0.5f * b.width, b.y + 0.5f * b.height}; }
 float scale_of(const cv::Rect2f& b) { return std::max({b.width, b.height, 1.0f}); }
@@ -243,13 +246,14 @@ struct Tracker::Impl {
                mw.end());
       const cv::Rect2f now = track_det[s] >= 0 ? d.boxes[static_cast<std::size_t>(track_det[s])] : S.kf.box();
       // A merge: a confirmed neighbour touching this track's instance went unmatched (its animal
-      // is inside the same mask).
+      // is inside the same mask). Logged on both: either may be the one that then leaves.
       if (track_det[s] >= 0)
         for (std::size_t k = 0; k < tracks.size(); ++k) {
-          const Track& o = tracks[k];
+          Track& o = tracks[k];
           if (k == s || o.dead || o.id <= 0 || o.state == TrackState::Tentative || track_det[k] >= 0) continue;
           if (box_iou(o.kf.box(), now) <= 0) continue;
           mw.emplace_back(o.id, t);
+          o.merged_with.emplace_back(S.id, t);
         }
       if (!std::isfinite(S.left_t)) continue;
       if (t - S.left_t > cfg.swap_window_s) {
@@ -264,7 +268,7 @@ struct Tracker::Impl {
           if (a == s || A.dead || A.id <= 0 || A.state != TrackState::Tracked || track_det[a] < 0) continue;
           bool since = false, before = false;
           for (const auto& [id, when] : mw)
-            if (id == A.id) (when >= S.left_t ? since : before) = true;
+            if (id == A.id) (when >= S.left_t - kMergeLead ? since : before) = true;
           if (!since || before) continue;
           const double v = box_iou(d.boxes[static_cast<std::size_t>(track_det[a])], S.left_spot);
           if (v >= best_iou) best_iou = v, best = static_cast<int>(a);
