@@ -28,10 +28,11 @@
 // Swap repair: a walking animal that crosses a lying one can carry the lying one's track away (the
 // segmenter returns one mask for both for a frame or two) while its own track is found again on
 // the lying animal's spot. A track that stayed on one spot for `settle_s` and leaves it is watched
-// for `swap_window_s`; if meanwhile a track it merged with since leaving (that track went unmatched
-// while touching its instance), and not in the 2 windows before, sits on that spot (box IoU >=
-// `swap_iou`) for `swap_hold` frames while the settled track is away from it (IoU < `away_iou`),
-// the two tracks exchange identities from that frame on (rows already reported keep theirs).
+// for `swap_window_s`; if meanwhile a track it merged with (one of the two went unmatched while
+// touching the other's instance) from 1 s before leaving on, and not earlier in the 2 windows
+// before, sits on that spot (box IoU >= `swap_iou`) for `swap_hold` frames while the settled track
+// is away from it (IoU < `away_iou`), the two tracks exchange identities from that frame on (rows
+// already reported keep theirs).
 // Tracks unseen for `retire_after_s` seconds are retired: their motion state and mask are
 // freed; the identity (last position, embedding pool) is kept for re-identification.
 #pragma once
