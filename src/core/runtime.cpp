@@ -44,8 +44,8 @@ void init(int threads) {
   // One malloc arena. glibc gives threads their own arenas, and memory freed on another thread
   // than the one that allocated it (frames decoded on the reader thread, tensors made on
   // LibTorch's pool) stays in that arena: `edgeherd run` on a 720-frame pen grew from 300 MB to
-  // 500-1200 MB (varying with thread timing) while every cache it accounts for stayed flat; with
-  // one arena it stays at 300-340 MB (docs/performance.md). MALLOC_ARENA_MAX, if set, wins.
+  // 380-1200 MB (varying with thread timing) while every cache it accounts for stayed flat; with
+  // one arena it ends at 340-390 MB, at the same speed (docs/run.md). MALLOC_ARENA_MAX, if set, wins.
 #if defined(__GLIBC__)
   if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 1);
 #endif

@@ -36,7 +36,6 @@ struct PenModelConfig {
 // differently though the head is the same). Throws naming the file and field on a bad value.
 DecodeOptions student_decode(const PenModelConfig& teacher, const Config& student);
 
-
 class PenModelImpl : public torch::nn::Module {
  public:
   explicit PenModelImpl(const PenModelConfig& cfg);
