@@ -197,10 +197,11 @@ TEST(Tracker, OpenWorldReidentifiesOnlyByAppearance) {
 // ---- swap repair -----------------------------------------------------------------------------
 
 // A pig lies at `spot` for 10 s (6 fps) while another stands far off; then the other walks left
-// over it at 20 px per frame. The segmenter sees the lying pig's uncovered part, and while their
-// boxes are less than half a body apart one instance for both (their union) and none for the
-// walker, as the pen-tiny models do (pen 9003, frame 265). Returns the identities on the spot
-// and on the walker at frame 30 and at the end, after the walker has stopped far to the left.
+// over it at 20 px per frame. As the pen-tiny models do (pen 9003, frame 265), the segmenter first
+// counts the walker's head into the lying pig's instance, then returns one instance for both (their
+// union) and none for the walker, then the walker whole and the lying pig's uncovered part.
+// Returns the identities on the spot and on the walker at frame 30 and at the end, after the
+// walker has stopped far to the left.
 struct CrossingIds {
   int lying = 0, walker = 0;       // at frame 30
   int on_spot = 0, on_walker = 0;  // at the end
@@ -288,7 +289,7 @@ TEST(Tracker, SwapRepairLeavesACrossingTheTrackerGotRightAlone) {
 }
 
 TEST(Tracker, SwapRepairLeavesAPigThatTakesAFreedSpotAlone) {
-  // The lying pig gets up and walks off to the right; 1.5 s later another pig, which never
+  // The lying pig gets up and walks off to the right; about 2 s later another pig, which never
   // touched it, comes to lie on the freed spot. Nobody merged: both keep their identities.
   TrackerConfig cfg;
   cfg.max_animals = 2;
