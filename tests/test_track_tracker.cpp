@@ -1,6 +1,7 @@
 // Tracker behaviour on small hand-made instance sequences, and the mask helpers.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 
 #include <opencv2/imgproc.hpp>
@@ -196,63 +197,90 @@ TEST(Tracker, OpenWorldReidentifiesOnlyByAppearance) {
 
 // ---- swap repair -----------------------------------------------------------------------------
 
-// A pig lies at `spot` for 10 s (6 fps) while another stands far off; then the other walks left
-// over it at 20 px per frame. As the pen-tiny models do (pen 9003, frame 265), the segmenter first
-// counts the walker's head into the lying pig's instance, then returns one instance for both (their
-// union) and none for the walker, then the walker whole and the lying pig's uncovered part.
-// Returns the identities on the spot and on the walker at frame 30 and at the end, after the
-// walker has stopped far to the left.
-struct CrossingIds {
-  int lying = 0, walker = 0;       // at frame 30
-  int on_spot = 0, on_walker = 0;  // at the end
+// A closed pen of two animals at 6 fps: `scene(f)` gives frame f's instances and the two animals'
+// true boxes. Returns the identity reported on each animal's box at frame 30 and at the last
+// frame (0: none), the rows of the last frame and the exchanges swap repair made.
+struct Scene {
+  Detections dets;
+  cv::Rect2f a, b;
+};
+struct TwoAnimalIds {
+  int a = 0, b = 0;          // at frame 30
+  int a_end = 0, b_end = 0;  // at the last frame
+  std::size_t rows_end = 0;
   int64_t repairs = 0;
 };
-CrossingIds lying_pig_crossed(const TrackerConfig& cfg) {
-  const cv::Rect2f spot(400, 100, 200, 100);
+TwoAnimalIds run_two_animals(TrackerConfig cfg, int frames, const std::function<Scene(int)>& scene) {
+  cfg.max_animals = 2;  // a closed pen, as the pipeline runs it
   Tracker t(cfg);
-  CrossingIds r;
-  for (int f = 1; f <= 160; ++f) {
-    const float x = std::max(20.0f, 900.0f - 20.0f * static_cast<float>(std::max(0, f - 60)));
-    const cv::Rect2f w(x, 100, 200, 100);
-    Detections d;
-    if (x >= 550 && x < 600) {  // the walker's head is counted into the lying pig's instance
-      d.add(spot, 0.9f);
-      d.add(cv::Rect2f(600, w.y, x - 400, w.height), 0.9f);
-    } else if (x > 450 && x < 550) {  // one instance for both
-      d.add(spot | w, 0.9f);
-    } else {
-      d.add(w, 0.9f);
-      // The lying pig's part not under the walker.
-      const float l = x > spot.x ? spot.x : std::max(spot.x, x + 200), r = x > spot.x ? std::min(x, 600.0f) : 600.0f;
-      if (r - l > 10) d.add(cv::Rect2f(l, spot.y, r - l, spot.height), 0.9f);
-    }
-    const auto o = t.update(d, f, f / 6.0);
+  TwoAnimalIds r;
+  for (int f = 1; f <= frames; ++f) {
+    const Scene sc = scene(f);
+    const auto o = t.update(sc.dets, f, f / 6.0);
+    if (f != 30 && f != frames) continue;
     for (const auto& row : o.rows) {
-      const bool on_spot = eh::track::box_iou(row.box, spot) > 0.9, on_w = eh::track::box_iou(row.box, w) > 0.9;
-      if (f == 30) (on_spot ? r.lying : r.walker) = row.id;
-      if (f == 160 && on_spot) r.on_spot = row.id;
-      if (f == 160 && on_w) r.on_walker = row.id;
+      if (eh::track::box_iou(row.box, sc.a) > 0.9) (f == 30 ? r.a : r.a_end) = row.id;
+      if (eh::track::box_iou(row.box, sc.b) > 0.9) (f == 30 ? r.b : r.b_end) = row.id;
     }
+    if (f == frames) r.rows_end = o.rows.size();
   }
   r.repairs = t.stats().swaps_repaired;
   return r;
 }
 
+// Both animals are reported at frame 30 and at the end, under the same identities, and swap
+// repair exchanged nothing.
+void expect_identities_kept(const TwoAnimalIds& r) {
+  ASSERT_NE(r.a, 0);
+  ASSERT_NE(r.b, 0);
+  EXPECT_EQ(r.a_end, r.a);
+  EXPECT_EQ(r.b_end, r.b);
+  EXPECT_EQ(r.rows_end, 2u);
+  EXPECT_EQ(r.repairs, 0);
+}
+
+const cv::Rect2f kSpot(400, 100, 200, 100);  // where the lying pig lies
+
+// The other pig stands far off for 10 s, then walks left along the lying pig's row at 20 px per
+// frame and stops far to the left.
+cv::Rect2f walker_at(int f) {
+  const float x = std::max(20.0f, 900.0f - 20.0f * static_cast<float>(std::max(0, f - 60)));
+  return {x, 100, 200, 100};
+}
+
+// As the pen-tiny models see a crossing (pen 9003, frame 265): the walker's head is first counted
+// into the lying pig's instance, then one instance covers both (their union) and there is none
+// for the walker, then the walker is whole and the lying pig's uncovered part is seen.
+Scene merged_crossing(int f) {
+  const cv::Rect2f w = walker_at(f);
+  const float x = w.x;
+  Scene sc{{}, kSpot, w};
+  if (x >= 550 && x < 600) {
+    sc.dets.add(kSpot, 0.9f);
+    sc.dets.add(cv::Rect2f(600, w.y, x - 400, w.height), 0.9f);
+  } else if (x > 450 && x < 550) {
+    sc.dets.add(kSpot | w, 0.9f);
+  } else {
+    sc.dets.add(w, 0.9f);
+    const float l = x > kSpot.x ? kSpot.x : std::max(kSpot.x, x + 200), r = x > kSpot.x ? std::min(x, 600.0f) : 600.0f;
+    if (r - l > 10) sc.dets.add(cv::Rect2f(l, kSpot.y, r - l, kSpot.height), 0.9f);
+  }
+  return sc;
+}
+
 TEST(Tracker, SwapRepairGivesALyingPigItsIdentityBackAfterAMerge) {
-  TrackerConfig on;
-  on.max_animals = 2;  // a closed pen, as the pipeline runs it
-  TrackerConfig off = on;
+  TrackerConfig off;
   off.settle_s = 0;  // swap repair off: the failure it exists for
-  const auto bad = lying_pig_crossed(off);
-  ASSERT_NE(bad.lying, 0);
-  ASSERT_NE(bad.walker, 0);
-  EXPECT_EQ(bad.on_spot, bad.walker) << "the scenario no longer makes the tracker swap";
-  EXPECT_EQ(bad.on_walker, bad.lying);
+  const auto bad = run_two_animals(off, 160, merged_crossing);
+  ASSERT_NE(bad.a, 0);
+  ASSERT_NE(bad.b, 0);
+  EXPECT_EQ(bad.a_end, bad.b) << "the scenario no longer makes the tracker swap";
+  EXPECT_EQ(bad.b_end, bad.a);
   EXPECT_EQ(bad.repairs, 0);
 
-  const auto good = lying_pig_crossed(on);
-  EXPECT_EQ(good.on_spot, good.lying);
-  EXPECT_EQ(good.on_walker, good.walker);
+  const auto good = run_two_animals(TrackerConfig{}, 160, merged_crossing);
+  EXPECT_EQ(good.a_end, good.a);
+  EXPECT_EQ(good.b_end, good.b);
   EXPECT_EQ(good.repairs, 1);
 }
 
@@ -260,60 +288,32 @@ TEST(Tracker, SwapRepairLeavesACrossingTheTrackerGotRightAlone) {
   // The same crossing, but the segmenter sees the lying pig whole until the merge and the walker
   // whole after it: the walker's track takes the merged instance (its motion predicts it) and
   // the lying pig's track comes back to its spot. Nothing to repair, and nothing is exchanged.
-  TrackerConfig cfg;
-  cfg.max_animals = 2;
-  const cv::Rect2f spot(400, 100, 200, 100);
-  Tracker t(cfg);
-  int lying = 0, walker = 0;
-  for (int f = 1; f <= 160; ++f) {
-    const float x = std::max(20.0f, 900.0f - 20.0f * static_cast<float>(std::max(0, f - 60)));
-    const cv::Rect2f w(x, 100, 200, 100);
-    Detections d;
-    if (std::abs(x - spot.x) < 100) {
-      d.add(spot | w, 0.9f);
+  const auto r = run_two_animals(TrackerConfig{}, 160, [](int f) {
+    const cv::Rect2f w = walker_at(f);
+    Scene sc{{}, kSpot, w};
+    if (std::abs(w.x - kSpot.x) < 100) {
+      sc.dets.add(kSpot | w, 0.9f);
     } else {
-      d.add(spot, 0.9f);
-      d.add(w, 0.9f);
+      sc.dets.add(kSpot, 0.9f);
+      sc.dets.add(w, 0.9f);
     }
-    const auto o = t.update(d, f, f / 6.0);
-    for (const auto& row : o.rows) {
-      const bool on_spot = eh::track::box_iou(row.box, spot) > 0.9;
-      if (f == 30) (on_spot ? lying : walker) = row.id;
-      if (f == 160) EXPECT_EQ(row.id, on_spot ? lying : walker);
-    }
-    if (f == 160) EXPECT_EQ(o.rows.size(), 2u);
-  }
-  ASSERT_NE(lying, 0);
-  ASSERT_NE(walker, 0);
-  EXPECT_EQ(t.stats().swaps_repaired, 0);
+    return sc;
+  });
+  expect_identities_kept(r);
 }
 
 TEST(Tracker, SwapRepairLeavesAPigThatTakesAFreedSpotAlone) {
   // The lying pig gets up and walks off to the right; about 2 s later another pig, which never
   // touched it, comes to lie on the freed spot. Nobody merged: both keep their identities.
-  TrackerConfig cfg;
-  cfg.max_animals = 2;
-  const cv::Rect2f spot(400, 100, 200, 100);
-  Tracker t(cfg);
-  int first = 0, second = 0;
-  for (int f = 1; f <= 120; ++f) {
+  const auto r = run_two_animals(TrackerConfig{}, 120, [](int f) {
     const float lx = 400.0f + 30.0f * static_cast<float>(std::clamp(f - 60, 0, 20));
-    const cv::Rect2f l(lx, 100, 200, 100);
     // The other walks left along y = 300 to x = 400, then up onto the spot.
     const float mx = 900.0f - 50.0f * static_cast<float>(std::clamp(f - 60, 0, 10));
     const float my = 300.0f - 40.0f * static_cast<float>(std::clamp(f - 70, 0, 5));
-    const cv::Rect2f m(mx, my, 200, 100);
-    const auto o = t.update(boxes({l, m}), f, f / 6.0);
-    for (const auto& row : o.rows) {
-      if (f == 30) (eh::track::box_iou(row.box, spot) > 0.9 ? first : second) = row.id;
-      if (f == 120 && eh::track::box_iou(row.box, spot) > 0.9) EXPECT_EQ(row.id, second);
-      if (f == 120 && eh::track::box_iou(row.box, l) > 0.9) EXPECT_EQ(row.id, first);
-    }
-    if (f == 120) EXPECT_EQ(o.rows.size(), 2u);
-  }
-  ASSERT_NE(first, 0);
-  ASSERT_NE(second, 0);
-  EXPECT_EQ(t.stats().swaps_repaired, 0);
+    const cv::Rect2f l(lx, 100, 200, 100), m(mx, my, 200, 100);
+    return Scene{boxes({l, m}), l, m};
+  });
+  expect_identities_kept(r);
 }
 
 TEST(Tracker, MasksSeparateNeighboursThatBoxesCannot) {
