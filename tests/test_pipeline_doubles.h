@@ -165,7 +165,7 @@ class ConstantBehaviour : public eh::animal::BehaviourModel {
       m_.log_->dropped.insert(id);
       last_.erase(id);
     }
-    std::optional<eh::animal::BehaviourPrediction> revised(int id, double /*t*/) const override {
+    std::optional<eh::animal::BehaviourPrediction> revised(int id, double /*t*/) override {
       std::lock_guard<std::mutex> lk(m_.log_->mu);
       if (m_.lag_ == 0 || !last_.count(id)) return std::nullopt;
       ++m_.log_->revisions;

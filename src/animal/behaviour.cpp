@@ -41,6 +41,12 @@ BehaviourConfig BehaviourConfig::from_json(const nlohmann::json& j, const std::s
   b.lag_frames = c.get_or<int>("lag_frames", 0);
   if (b.lag_frames < 0 || b.lag_frames > 60)
     throw Error(label + ": field 'lag_frames': expected 0..60, found " + std::to_string(b.lag_frames));
+  b.lookahead_frames = c.get_or<int>("lookahead_frames", 0);
+  if (b.lookahead_frames < 0 || b.lookahead_frames > 60)
+    throw Error(label + ": field 'lookahead_frames': expected 0..60, found " + std::to_string(b.lookahead_frames));
+  if (b.lookahead_frames > 0 && b.lag_frames != b.lookahead_frames)
+    throw Error(label + ": field 'lookahead_frames' (" + std::to_string(b.lookahead_frames) +
+                ") must equal 'lag_frames' (" + std::to_string(b.lag_frames) + "): labels are final when the look-ahead has come");
   c.ignore("logit_bias");
   if (j.contains("logit_bias") && !j.at("logit_bias").is_null()) {
     const auto& v = j.at("logit_bias");
@@ -104,6 +110,7 @@ nlohmann::json BehaviourConfig::to_json() const {
           {"transitions", transitions.empty() ? nlohmann::json(nullptr) : nlohmann::json(transitions)},
           {"logit_bias", logit_bias.empty() ? nlohmann::json(nullptr) : nlohmann::json(logit_bias)},
           {"lag_frames", lag_frames},
+          {"lookahead_frames", lookahead_frames},
           {"features", motion_feature_names()},
           {"classes", classes}};
 }
@@ -134,7 +141,7 @@ class MlpStream : public BehaviourStream {
   MlpStream(const MlpBehaviourModel* m, cv::Size frame, double fps);
   std::vector<BehaviourPrediction> update(const std::vector<TrackObservation>& obs) override;
   void drop(int id) override { tracks_.erase(id); }
-  std::optional<BehaviourPrediction> revised(int id, double t) const override;
+  std::optional<BehaviourPrediction> revised(int id, double t) override;
 
  private:
   // One observation kept for fixed-lag smoothing: the classifier's probabilities, the filtered
@@ -146,13 +153,34 @@ class MlpStream : public BehaviourStream {
     double stay = 0;
     int steps = 1;
   };
+  // Look-ahead: an observation waiting for its later one (inputs without the look-ahead part),
+  // and a final label.
+  struct Pending {
+    double t = 0;
+    std::vector<float> x;
+  };
+  struct Final {
+    double t = 0;
+    BehaviourPrediction pr;
+  };
   struct Track {
     TrackHistory hist;
     std::array<float, K> belief{};
     bool has_belief = false;
     double last_t = 0;
-    std::deque<Kept> kept;  // the last lag_frames + 1 observations (lag_frames > 0 only)
+    std::deque<Kept> kept;      // the last lag_frames + 1 observations (backward pass only)
+    std::deque<Pending> pending;  // look-ahead: not yet classified, oldest first
+    std::deque<Final> done;       // look-ahead: the latest final labels
   };
+  // The forward filter's step for an observation at time t with classifier probabilities p
+  // (row of K); commit = false leaves the track as it was (a provisional label).
+  BehaviourPrediction filter(Track& tr, double t, const float* p, bool commit);
+  // Look-ahead: the input row of tr.pending[i] (its inputs + the motion features of its
+  // look-ahead observation among the pending ones).
+  void lookahead_row(const Track& tr, size_t i, float* row) const;
+  // Look-ahead: classifies and filters the `count` oldest pending observations of each track
+  // (one batch), moving them to done.
+  void finalise(const std::vector<std::pair<Track*, size_t>>& jobs);
   const MlpBehaviourModel* m_;
   TrackHistory::Landmarks lm_;
   double fps_;
@@ -225,10 +253,92 @@ class MlpBehaviourModel : public BehaviourModel {
 MlpStream::MlpStream(const MlpBehaviourModel* m, cv::Size frame, double fps)
     : m_(m), lm_(landmarks_in_pixels(m->cfg().pen, frame)), fps_(fps) {}
 
+BehaviourPrediction MlpStream::filter(Track& tr, double t, const float* p, bool commit) {
+  // Forward filter: prior = stay * (T^n' belief) + (1 - stay) * uniform, with stay and the
+  // number n of transition steps scaled to the time since the track's previous observation.
+  const double dt = tr.has_belief ? t - tr.last_t : 1e9;
+  const double frames = dt * m_->cfg().fps;
+  const double stay = (tr.has_belief && dt >= 0 && dt < 1.5) ? std::pow(m_->cfg().stay, std::max(1e-3, frames)) : 0.0;
+  const int steps = MlpBehaviourModel::steps_for(frames);
+  const auto& T = m_->transition(steps);
+  std::array<float, K> b{};
+  double s = 0;
+  for (int k = 1; k < K; ++k) {
+    double moved = 0;
+    if (stay > 0)
+      for (int j = 1; j < K; ++j) moved += tr.belief[j] * T[j * K + k];
+    const double prior = stay * moved + (1 - stay) / (K - 1);
+    b[k] = static_cast<float>(p[k] * prior);
+    s += b[k];
+  }
+  if (!(s > 0)) {
+    for (int k = 1; k < K; ++k) b[k] = p[k];
+    s = 1;
+  }
+  BehaviourPrediction pr;
+  int best = 1;
+  for (int k = 1; k < K; ++k) {
+    b[k] = static_cast<float>(b[k] / s);
+    pr.probs[k] = b[k];
+    if (b[k] > b[best]) best = k;
+  }
+  pr.label = static_cast<eh::data::Behaviour>(best);
+  pr.confidence = b[best];
+  if (!commit) return pr;
+  tr.belief = b;
+  tr.has_belief = true;
+  tr.last_t = t;
+  const int lag = m_->cfg().lag_frames;
+  if (lag > 0 && m_->cfg().lookahead_frames == 0) {
+    Kept k;
+    k.t = t;
+    std::copy(p, p + K, k.p.begin());
+    k.belief = b;
+    k.stay = stay;
+    k.steps = steps;
+    tr.kept.push_back(k);
+    while (static_cast<int>(tr.kept.size()) > lag + 1) tr.kept.pop_front();
+  }
+  return pr;
+}
+
+void MlpStream::lookahead_row(const Track& tr, size_t i, float* row) const {
+  const int F = num_motion_features();
+  const auto& own = tr.pending[i];
+  size_t j = i;
+  for (size_t u = i + 1; u < tr.pending.size() && in_lookahead(own.t, tr.pending[u].t, m_->cfg().lookahead_frames, fps_); ++u) j = u;
+  std::copy(own.x.begin(), own.x.end(), row);
+  std::copy(tr.pending[j].x.begin(), tr.pending[j].x.begin() + F, row + own.x.size());
+}
+
+void MlpStream::finalise(const std::vector<std::pair<Track*, size_t>>& jobs) {
+  const int n = m_->cfg().inputs();
+  size_t rows = 0;
+  for (const auto& [tr, count] : jobs) rows += count;
+  if (rows == 0) return;
+  at::Tensor x = torch::zeros({static_cast<int64_t>(rows), n});
+  float* px = x.data_ptr<float>();
+  size_t r = 0;
+  for (const auto& [tr, count] : jobs)
+    for (size_t i = 0; i < count; ++i) lookahead_row(*tr, i, px + (r++) * n);
+  const at::Tensor p = m_->probs(x);
+  const float* pp = p.data_ptr<float>();
+  r = 0;
+  for (const auto& [tr, count] : jobs) {
+    for (size_t i = 0; i < count; ++i) {
+      const double t = tr->pending.front().t;
+      tr->done.push_back({t, filter(*tr, t, pp + (r++) * K, true)});
+      tr->pending.pop_front();
+    }
+    while (static_cast<int>(tr->done.size()) > 2 * m_->cfg().lookahead_frames + 2) tr->done.pop_front();
+  }
+}
+
 std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObservation>& obs) {
   std::vector<BehaviourPrediction> out(obs.size());
   if (obs.empty()) return out;
-  const int F = num_motion_features(), P = m_->cfg().posture_inputs(), E = m_->cfg().embedding_dim, n = F + P + E;
+  const int F = num_motion_features(), P = m_->cfg().posture_inputs(), E = m_->cfg().embedding_dim;
+  const int L = m_->cfg().lookahead_frames, own = F + P + E, n = m_->cfg().inputs();
   // Posture: precomputed, or from the frame for the observations that bring one (one batch).
   std::vector<PostureProbs> posture(obs.size());
   if (P > 0) {
@@ -246,74 +356,55 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
       for (size_t k = 0; k < from_image.size(); ++k) posture[from_image[k]] = q[k];
     }
   }
+  // Inputs of each observation; with a look-ahead, the provisional row reads its own motion
+  // features as the look-ahead part (as at the end of a track).
   at::Tensor x = torch::zeros({static_cast<int64_t>(obs.size()), n});
   float* px = x.data_ptr<float>();
   for (size_t i = 0; i < obs.size(); ++i) {
     const auto& o = obs[i];
     Track& tr = tracks_[o.id];
     tr.hist.lm = &lm_;
-    tr.hist.push_and_features(o.t, o.box, o.mask ? mask_shape(*o.mask, o.box) : MaskShape{}, px + i * n);
-    for (int k = 0; k < P; ++k) px[i * n + F + k] = posture_feature(posture[i][k]);
+    float* row = px + i * n;
+    tr.hist.push_and_features(o.t, o.box, o.mask ? mask_shape(*o.mask, o.box) : MaskShape{}, row);
+    for (int k = 0; k < P; ++k) row[F + k] = posture_feature(posture[i][k]);
     if (E > 0 && o.embedding && static_cast<int>(o.embedding->size()) == E)
-      std::copy(o.embedding->begin(), o.embedding->end(), px + i * n + F + P);
+      std::copy(o.embedding->begin(), o.embedding->end(), row + F + P);
+    if (L > 0) std::copy(row, row + F, row + own);
+  }
+  if (L > 0) {
+    // An observation is classified once one of its track's observations lies beyond its
+    // look-ahead (or exactly at its end): its look-ahead is then complete.
+    std::vector<std::pair<Track*, size_t>> jobs;
+    for (size_t i = 0; i < obs.size(); ++i) {
+      Track& tr = tracks_[obs[i].id];
+      tr.pending.push_back({obs[i].t, std::vector<float>(px + i * n, px + i * n + own)});
+      size_t count = 0;
+      while (count < tr.pending.size() && obs[i].t - tr.pending[count].t >= L / fps_ - 1e-3) ++count;
+      if (count > 0) jobs.emplace_back(&tr, count);
+    }
+    finalise(jobs);
   }
   at::Tensor p = m_->probs(x);
   const float* pp = p.data_ptr<float>();
-  const double stay1 = m_->cfg().stay;
-  for (size_t i = 0; i < obs.size(); ++i) {
-    Track& tr = tracks_[obs[i].id];
-    std::array<float, K> b{};
-    double s = 0;
-    const double dt = tr.has_belief ? obs[i].t - tr.last_t : 1e9;
-    // Forward filter: prior = stay * (T^n' belief) + (1 - stay) * uniform, with stay and the
-    // number n of transition steps scaled to the time since the track's previous observation.
-    const double frames = dt * m_->cfg().fps;
-    const double stay = (tr.has_belief && dt >= 0 && dt < 1.5) ? std::pow(stay1, std::max(1e-3, frames)) : 0.0;
-    const int steps = MlpBehaviourModel::steps_for(frames);
-    const auto& T = m_->transition(steps);
-    for (int k = 1; k < K; ++k) {
-      double moved = 0;
-      if (stay > 0)
-        for (int j = 1; j < K; ++j) moved += tr.belief[j] * T[j * K + k];
-      const double prior = stay * moved + (1 - stay) / (K - 1);
-      b[k] = static_cast<float>(pp[i * K + k] * prior);
-      s += b[k];
-    }
-    if (!(s > 0)) {
-      for (int k = 1; k < K; ++k) b[k] = pp[i * K + k];
-      s = 1;
-    }
-    BehaviourPrediction pr;
-    int best = 1;
-    for (int k = 1; k < K; ++k) {
-      b[k] = static_cast<float>(b[k] / s);
-      pr.probs[k] = b[k];
-      if (b[k] > b[best]) best = k;
-    }
-    pr.label = static_cast<eh::data::Behaviour>(best);
-    pr.confidence = b[best];
-    tr.belief = b;
-    tr.has_belief = true;
-    tr.last_t = obs[i].t;
-    if (const int lag = m_->cfg().lag_frames; lag > 0) {
-      Kept k;
-      k.t = obs[i].t;
-      for (int c = 0; c < K; ++c) k.p[c] = pp[i * K + c];
-      k.belief = b;
-      k.stay = stay;
-      k.steps = steps;
-      tr.kept.push_back(k);
-      while (static_cast<int>(tr.kept.size()) > lag + 1) tr.kept.pop_front();
-    }
-    out[i] = pr;
-  }
+  for (size_t i = 0; i < obs.size(); ++i) out[i] = filter(tracks_[obs[i].id], obs[i].t, pp + i * K, L == 0);
   return out;
 }
 
-std::optional<BehaviourPrediction> MlpStream::revised(int id, double t) const {
+std::optional<BehaviourPrediction> MlpStream::revised(int id, double t) {
   const auto it = tracks_.find(id);
   if (it == tracks_.end()) return std::nullopt;
-  const auto& kept = it->second.kept;
+  Track& tr = it->second;
+  if (m_->cfg().lookahead_frames > 0) {
+    for (const auto& d : tr.done)
+      if (std::fabs(d.t - t) < 1e-9) return d.pr;
+    for (size_t i = 0; i < tr.pending.size(); ++i)
+      if (std::fabs(tr.pending[i].t - t) < 1e-9) {
+        finalise({{&tr, i + 1}});
+        return tr.done.back().pr;
+      }
+    return std::nullopt;
+  }
+  const auto& kept = tr.kept;
   size_t at = kept.size();
   for (size_t i = 0; i < kept.size(); ++i)
     if (std::fabs(kept[i].t - t) < 1e-9) at = i;

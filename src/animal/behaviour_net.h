@@ -1,7 +1,8 @@
 // The behaviour classifier network and its config (LibTorch; internal to src/animal): input
 // standardisation (buffers), an MLP, 9 logits (class 0 'unknown' is never predicted), and
 // optionally the pixel posture network whose log-probabilities are inputs of the MLP.
-// Inputs, in order: the motion features, [3 posture log-probabilities], [the embedding].
+// Inputs, in order: the motion features, [3 posture log-probabilities], [the embedding],
+// [the motion features of the look-ahead observation].
 #pragma once
 #include <torch/nn.h>
 
@@ -30,9 +31,15 @@ struct BehaviourConfig {
   // Fixed-lag smoothing: each label is revised with this many later frames before it is final
   // (a deployment emits labels this late); 0: filtered labels are final.
   int lag_frames = 0;
+  // Look-ahead (> 0: equal to lag_frames, and the backward pass is off): the classifier of an
+  // observation also reads the motion features of its track's latest observation at most this
+  // many frames later (in_lookahead; itself when there is none), so it sees a walk or a run
+  // start instead of guessing it. Labels are final when that observation has come.
+  int lookahead_frames = 0;
   double fps = 6.0;                 // frame rate the smoothing constant refers to
   int posture_inputs() const { return has_posture ? kPostureGroups : 0; }
-  int inputs() const { return num_motion_features() + posture_inputs() + embedding_dim; }
+  int lookahead_inputs() const { return lookahead_frames > 0 ? num_motion_features() : 0; }
+  int inputs() const { return num_motion_features() + posture_inputs() + embedding_dim + lookahead_inputs(); }
   static BehaviourConfig from_json(const nlohmann::json& j, const std::string& label);
   nlohmann::json to_json() const;
 };
@@ -45,6 +52,13 @@ struct BehaviourNetImpl : torch::nn::Module {
   PostureNet posture{nullptr};  // "posture.*", only with has_posture
 };
 TORCH_MODULE(BehaviourNet);
+
+// Whether an observation at time `later` of the same track is within the look-ahead of one at
+// `t` (`frames` frames at `fps`, with a millisecond of slack for timestamps). Training and the
+// stream pick the look-ahead observation with this one rule.
+inline bool in_lookahead(double t, double later, int frames, double fps) {
+  return later > t && later - t <= frames / fps + 1e-3;
+}
 
 // The MLP's posture inputs: log-probabilities, floored so that a confident network does not
 // produce unbounded inputs.

@@ -131,27 +131,46 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
 }
 
 // Features of every observation through the same TrackHistory code the stream uses. With a
-// posture input, only observations that have the posture network's output become samples.
+// posture input, only observations that have the posture network's output become samples. With
+// a look-ahead, each sample also gets the motion features of its track's latest observation
+// within the look-ahead (in_lookahead, the stream's rule; its own at the end of the clip).
 void clip_features(const Clip& c, const BehaviourConfig& cfg, std::vector<float>* X, std::vector<int64_t>* y) {
   const auto lm = landmarks_in_pixels(c.pen, c.size);
   std::map<int, TrackHistory> tracks;
   const int F = num_motion_features(), P = cfg.posture_inputs(), emb_dim = cfg.embedding_dim, n = cfg.inputs();
-  for (const auto& fr : c.frames)
-    for (const auto& o : fr.obs) {
-      auto& h = tracks[o.id];
+  const int L = cfg.lookahead_frames;
+  // Motion features of every observation (frame by frame, in the order of fr.obs).
+  std::vector<std::vector<float>> motion(c.frames.size());
+  for (size_t f = 0; f < c.frames.size(); ++f) {
+    const auto& fr = c.frames[f];
+    motion[f].resize(fr.obs.size() * static_cast<size_t>(F));
+    for (size_t i = 0; i < fr.obs.size(); ++i) {
+      auto& h = tracks[fr.obs[i].id];
       h.lm = &lm;
+      h.push_and_features(fr.t, fr.obs[i].box, fr.obs[i].shape, motion[f].data() + i * F);
+    }
+  }
+  for (size_t f = 0; f < c.frames.size(); ++f) {
+    const auto& fr = c.frames[f];
+    for (size_t i = 0; i < fr.obs.size(); ++i) {
+      const auto& o = fr.obs[i];
+      if (P > 0 && !o.has_posture) continue;
       const size_t base = X->size();
       X->resize(base + static_cast<size_t>(n), 0.0f);
-      h.push_and_features(fr.t, o.box, o.shape, X->data() + base);
-      for (int k = 0; k < P; ++k) (*X)[base + F + k] = posture_feature(o.has_posture ? o.posture[k] : 1.0f / kPostureGroups);
-      if (emb_dim > 0 && static_cast<int>(o.emb.size()) == emb_dim)
-        std::copy(o.emb.begin(), o.emb.end(), X->data() + base + F + P);
-      if (P > 0 && !o.has_posture) {
-        X->resize(base);
-        continue;
+      float* row = X->data() + base;
+      std::copy(motion[f].begin() + i * F, motion[f].begin() + (i + 1) * F, row);
+      for (int k = 0; k < P; ++k) row[F + k] = posture_feature(o.has_posture ? o.posture[k] : 1.0f / kPostureGroups);
+      if (emb_dim > 0 && static_cast<int>(o.emb.size()) == emb_dim) std::copy(o.emb.begin(), o.emb.end(), row + F + P);
+      if (L > 0) {
+        const float* ahead = motion[f].data() + i * F;
+        for (size_t g = f + 1; g < c.frames.size() && in_lookahead(fr.t, c.frames[g].t, L, c.fps); ++g)
+          for (size_t u = 0; u < c.frames[g].obs.size(); ++u)
+            if (c.frames[g].obs[u].id == o.id) ahead = motion[g].data() + u * F;
+        std::copy(ahead, ahead + F, row + F + P + emb_dim);
       }
       y->push_back(o.label);
     }
+  }
 }
 
 // Runs a model's stream over one clip (as deployed: boxes, RLE masks, embeddings), adding the
@@ -427,7 +446,11 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   cfg.embedding_dim = emb ? emb->dim() : 0;
   cfg.hidden = o.hidden;
   if (o.lag_frames < 0 || o.lag_frames > 60) throw UsageError("train-behaviour: --lag-frames must be in 0..60");
+  if (o.lookahead_frames < 0 || (o.lookahead_frames > 0 && o.lookahead_frames != o.lag_frames))
+    throw UsageError(fmt::format("train-behaviour: --lookahead-frames ({}) must be 0 or equal --lag-frames ({})", o.lookahead_frames,
+                                 o.lag_frames));
   cfg.lag_frames = o.lag_frames;
+  cfg.lookahead_frames = o.lookahead_frames;
   {
     eh::data::SimConfig sc;
     cfg.pen = PenLandmarks::from_layout(eh::data::make_pen_layout(sc.size));
@@ -540,7 +563,9 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
                  std::string(cfg.has_posture ? " + the posture network's log-probabilities (pixels)" : "") +
                  std::string(cfg.embedding_dim ? " + the embedder's vector" : "") +
                  " -> MLP -> 9 logits (unknown never predicted) -> forward filter" +
-                 std::string(cfg.lag_frames > 0 ? ", labels revised with the next lag_frames frames." : ".");
+                 std::string(cfg.lookahead_frames > 0 ? ", reading the motion of lookahead_frames frames later."
+                             : cfg.lag_frames > 0         ? ", labels revised with the next lag_frames frames."
+                                                          : ".");
     j["seed"] = o.seed;
     j["scoring"] = "class 0 'unknown' is never produced by the simulator and never predicted: top-1 over all "
                    "observations, macro-F1 over the 8 classes present";
@@ -651,9 +676,13 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
       rep.chosen_prior_shift != 0 ? fmt::format(", logits shifted by {} x log(validation / training class frequency)", rep.chosen_prior_shift)
                                   : "",
       rep.chosen_transitions ? "the training pens' per-frame label" : "identity (sticky)", rep.chosen_stay, cfg.fps,
-      cfg.lag_frames > 0 ? fmt::format(" Labels are revised with the next {} frames (fixed-lag smoothing: each is final {:.2f} s late).",
-                                       cfg.lag_frames, cfg.lag_frames / cfg.fps)
-                         : "");
+      cfg.lookahead_frames > 0
+          ? fmt::format(" Look-ahead: the MLP also reads the motion features of the track's latest observation up to {} frames "
+                        "later (each label is final {:.2f} s late).",
+                        cfg.lookahead_frames, cfg.lookahead_frames / cfg.fps)
+      : cfg.lag_frames > 0 ? fmt::format(" Labels are revised with the next {} frames (fixed-lag smoothing: each is final {:.2f} s late).",
+                                         cfg.lag_frames, cfg.lag_frames / cfg.fps)
+                           : "");
   if (cfg.has_posture && !o.posture.from_dir.empty()) {
     card += fmt::format("## Posture network\n\nTaken unchanged from `{}` (its card describes its training). Accuracy on this "
                         "model's validation pens' animals (ground-truth boxes and masks): {:.2f}%.\n\n",

@@ -64,6 +64,9 @@ struct BehaviourTrainOptions {
   std::vector<double> prior_shift_grid{0.0, 0.5, 1.0};
   // Fixed-lag smoothing of the model (BehaviourConfig::lag_frames): labels final 0.5 s late.
   int lag_frames = 3;
+  // Look-ahead (BehaviourConfig::lookahead_frames): 0, or lag_frames, whose frames then feed the
+  // classifier instead of a backward pass.
+  int lookahead_frames = 0;
   uint64_t seed = 1;
   int threads = 2;
   bool progress = true;

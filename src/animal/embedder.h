@@ -66,7 +66,9 @@ class BehaviourStream {
   // Fixed-lag smoothing: the prediction for track `id`'s observation at time `t`, revised with
   // the observations that came after it (at most BehaviourModel::lag_frames() of them are
   // kept). nullopt when that observation is no longer kept (or the model does not revise).
-  virtual std::optional<BehaviourPrediction> revised(int /*id*/, double /*t*/) const { return std::nullopt; }
+  // With a look-ahead model this makes the label final (with the later observations there are
+  // so far): ask once BehaviourModel::lag_frames() frames have passed, or at the end.
+  virtual std::optional<BehaviourPrediction> revised(int /*id*/, double /*t*/) { return std::nullopt; }
 };
 
 class BehaviourModel {

@@ -38,6 +38,9 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
       ->capture_default_str();
   app.add_option("--lag-frames", o->lag_frames, "Fixed-lag smoothing: labels revised with this many later frames (0: none)")
       ->capture_default_str();
+  app.add_option("--lookahead-frames", o->lookahead_frames,
+                 "Look-ahead: the classifier also reads the motion of each track this many frames later (0: none; else = --lag-frames)")
+      ->capture_default_str();
   app.add_option("--posture-from", o->posture.from_dir, "Reuse the posture network of this behaviour model (no posture training)");
   return [o]() {
     o->threads = at::get_num_threads();
@@ -45,9 +48,10 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
     for (int h : o->hidden) hid += " " + std::to_string(h);
     o->command = fmt::format(
         "edgeherd --threads {} train-behaviour --out {}{} --first-seed {} --pens {} --val-seed {} --val-pens {} --minutes {} "
-        "--hidden{} --epochs {} --batch {} --lr {} --seed {} --eval-pens {} --lag-frames {}{}{}",
+        "--hidden{} --epochs {} --batch {} --lr {} --seed {} --eval-pens {} --lag-frames {}{}{}{}",
         o->threads, o->out_dir, o->embedder_dir.empty() ? "" : " --embedder " + o->embedder_dir, o->first_seed, o->train_pens,
         o->first_val_seed, o->val_pens, o->clip.minutes, hid, o->epochs, o->batch, o->lr, o->seed, o->eval_pens, o->lag_frames,
+        o->lookahead_frames > 0 ? fmt::format(" --lookahead-frames {}", o->lookahead_frames) : "",
         o->clip.max_activity > 1 ? fmt::format(" --train-activity {}", o->clip.max_activity) : "",
         !o->posture.from_dir.empty() ? " --posture-from " + o->posture.from_dir
         : o->posture.pens > 0 ? fmt::format(" --posture-pens {} --posture-seed {} --posture-minutes {} --posture-every {} --posture-epochs {} "
