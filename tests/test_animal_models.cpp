@@ -471,6 +471,20 @@ TEST(AnimalBehaviour, TransitionFilterMatchesHandComputedRecursion) {
   }
 }
 
+TEST(AnimalBehaviour, LookaheadWindowIsLookaheadFramesLong) {
+  // 3 frames at 6 fps: (t, t + 0.5 s]; training and the stream both pick by these two rules.
+  EXPECT_TRUE(in_lookahead(1.0, 1.0 + 1 / 6.0, 3, 6));
+  EXPECT_TRUE(in_lookahead(1.0, 1.5, 3, 6));
+  EXPECT_FALSE(in_lookahead(1.0, 1.0 + 4 / 6.0, 3, 6));
+  EXPECT_FALSE(in_lookahead(1.0, 1.0, 3, 6));
+  EXPECT_FALSE(in_lookahead(1.0, 0.9, 3, 6));
+  EXPECT_TRUE(in_lookahead(0.0, 0.2, 2, 10));
+  EXPECT_FALSE(in_lookahead(0.0, 0.3, 2, 10));
+  EXPECT_TRUE(lookahead_complete(1.0, 1.5, 3, 6));
+  EXPECT_TRUE(lookahead_complete(1.0, 3.0, 3, 6));
+  EXPECT_FALSE(lookahead_complete(1.0, 1.0 + 2 / 6.0, 3, 6));
+}
+
 TEST(AnimalBehaviour, LookaheadReadsLaterMotionUpToItsWindow) {
   // A toy model with a 3-frame look-ahead. Two tracks walk the same path for frames 0..5 and
   // part at frame 6: labels of frames 0..2 (look-ahead up to frame 5) must be equal, frame 3's

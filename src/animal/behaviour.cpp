@@ -379,7 +379,7 @@ std::vector<BehaviourPrediction> MlpStream::update(const std::vector<TrackObserv
       Track& tr = tracks_[obs[i].id];
       tr.pending.push_back({obs[i].t, std::vector<float>(px + i * n, px + i * n + own)});
       size_t count = 0;
-      while (count < tr.pending.size() && obs[i].t - tr.pending[count].t >= L / fps_ - 1e-3) ++count;
+      while (count < tr.pending.size() && lookahead_complete(tr.pending[count].t, obs[i].t, L, fps_)) ++count;
       if (count > 0) jobs.emplace_back(&tr, count);
     }
     finalise(jobs);

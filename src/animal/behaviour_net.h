@@ -59,6 +59,9 @@ TORCH_MODULE(BehaviourNet);
 inline bool in_lookahead(double t, double later, int frames, double fps) {
   return later > t && later - t <= frames / fps + 1e-3;
 }
+// Whether the look-ahead of an observation at `t` is complete once the track has been seen at
+// `newest`: nothing later can fall within it (the stream then classifies the observation).
+inline bool lookahead_complete(double t, double newest, int frames, double fps) { return newest - t >= frames / fps - 1e-3; }
 
 // The MLP's posture inputs: log-probabilities, floored so that a confident network does not
 // produce unbounded inputs.

@@ -131,10 +131,11 @@ int run(const Opts& o) {
     // input.
     b.overwrite = true;
     b.first_seed = 1;
-    b.train_pens = 32;
+    b.train_pens = 48;
     b.val_pens = 6;
     b.epochs = 40;
     b.clip.max_activity = 3;  // livelier training pens: more running, playing and sitting samples
+    b.lag_frames = b.lookahead_frames = 6;  // the classifier reads the next second of motion
     b.posture.pens = 120;
     b.threads = at::get_num_threads();
     b.command = "edgeherd train-demo (stage behaviour)";
