@@ -212,9 +212,12 @@ TEST(RunCli, SigintFinishesCleanly) {
   const auto dir = eh::test::temp_dir("cli_sigint");
   // A long simulated stream; SIGINT once the run has started (its store file exists:
   // the handler is installed before; a background job of a script starts with SIGINT ignored,
-  // so a signal sent earlier would be lost). `timeout` bounds the test if the signal is missed.
+  // so a signal sent earlier would be lost). `timeout` bounds the test if the signal is missed;
+  // --foreground, because otherwise it passes the signal on twice (to the child and to its
+  // process group), and a second SIGINT that arrives after the first was handled is the user's
+  // "leave now" (flaky under load: rc 130 without a report).
   const fs::path out = dir / "out";
-  const std::string cmd = "timeout 300 " + std::string(EH_BINARY) +
+  const std::string cmd = "timeout --foreground 300 " + std::string(EH_BINARY) +
                           " run sim:seed=4,pigs=3,width=320,height=180,frames=100000 --model sim-gt -q --out " +
                           out.string() + " > " + (dir / "log.txt").string() + " 2>&1 & pid=$!; " +
                           "for i in $(seq 1 600); do [ -e " + (out / "store.sqlite").string() +
