@@ -330,6 +330,8 @@ void MlpStream::finalise(const std::vector<std::pair<Track*, size_t>>& jobs) {
       tr->done.push_back({t, filter(*tr, t, pp + (r++) * K, true)});
       tr->pending.pop_front();
     }
+    // The pipeline asks for a label lookahead_frames frames after it, by when it is among the
+    // newest few final ones; twice that is slack for frames the track was not seen in.
     while (static_cast<int>(tr->done.size()) > 2 * m_->cfg().lookahead_frames + 2) tr->done.pop_front();
   }
 }
