@@ -86,4 +86,61 @@ TEST(EvalClassification, RejectsOutOfRangeClassIndex) {
   EXPECT_THROW(eh::eval::evaluate_classification(gt, pr, {}), eh::Error);
 }
 
+TEST(EvalClassification, BootstrapIntervalResamplesPensAndScoresTheirSum) {
+  // Pen A: two animals of class a, both right. Pen B: two of class a, both called b.
+  // A resample of 2 pens is AA (p = 1/4), AB or BA (1/2) or BB (1/4):
+  //   AA: top-1 1, macro-F1 1 (only a present);
+  //   AB: top-1 1/2; a: TP 2, FN 2 -> F1 4/6 = 2/3; b: FP 2 -> F1 0; macro-F1 (2/3 + 0) / 2 = 1/3
+  //       (not the mean of the pens' own macro-F1, 1/2: the counts are summed, then scored);
+  //   BB: top-1 0, macro-F1 0.
+  // A 30% interval (tails at 0.35 and 0.65 of 2000 draws) lies inside the AB mass (0.25..0.75,
+  // sampling error ~0.01), so both ends are AB's values; a 95% interval spans BB to AA.
+  const std::vector<std::string> classes = {"a", "b"};
+  LabelSet gt, right, wrong;
+  gt.labels = {{{1, 1}, 0}, {{1, 2}, 0}};
+  right.labels = gt.labels;
+  wrong.labels = {{{1, 1}, 1}, {{1, 2}, 1}};
+  const auto pa = eh::eval::evaluate_classification(gt, right, classes), pb = eh::eval::evaluate_classification(gt, wrong, classes);
+  EXPECT_DOUBLE_EQ(pb.macro_f1, 0.0);
+  const auto mid = eh::eval::bootstrap_interval({pa, pb}, 2000, 7, 0.3);
+  EXPECT_EQ(mid.units, 2);
+  EXPECT_EQ(mid.resamples, 2000);
+  EXPECT_DOUBLE_EQ(mid.accuracy_lo, 0.5);
+  EXPECT_DOUBLE_EQ(mid.accuracy_hi, 0.5);
+  EXPECT_NEAR(mid.macro_f1_lo, 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(mid.macro_f1_hi, 1.0 / 3.0, 1e-12);
+  const auto wide = eh::eval::bootstrap_interval({pa, pb}, 2000, 7);
+  EXPECT_DOUBLE_EQ(wide.accuracy_lo, 0.0);
+  EXPECT_DOUBLE_EQ(wide.accuracy_hi, 1.0);
+  EXPECT_DOUBLE_EQ(wide.macro_f1_lo, 0.0);
+  EXPECT_DOUBLE_EQ(wide.macro_f1_hi, 1.0);
+  // One pen: every draw is that pen.
+  const auto one = eh::eval::bootstrap_interval({pa}, 50, 7);
+  EXPECT_DOUBLE_EQ(one.accuracy_lo, 1.0);
+  EXPECT_DOUBLE_EQ(one.macro_f1_hi, 1.0);
+  EXPECT_THROW(eh::eval::bootstrap_interval({}, 50, 7), eh::Error);
+  EXPECT_THROW(eh::eval::bootstrap_interval({pa, eh::eval::evaluate_classification(gt, right, {"a", "b", "c"})}, 50, 7), eh::Error);
+}
+
+TEST(EvalClassification, FinishFromCountsReproducesTheEvaluation) {
+  // The hand case's counts alone give the same metrics (what the bootstrap relies on).
+  const std::vector<std::string> classes = {"a", "b", "c", "d"};
+  LabelSet gt, pr;
+  gt.labels = {{{1, 1}, 0}, {{1, 2}, 0}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 2}, {{3, 2}, 0}};
+  pr.labels = {{{1, 1}, 0}, {{1, 2}, 1}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 0}, {{4, 1}, 2}};
+  const auto r = eh::eval::evaluate_classification(gt, pr, classes);
+  eh::eval::ClassificationResult c;
+  c.class_names = classes;
+  c.confusion = r.confusion;
+  c.missing = r.missing;
+  eh::eval::finish_from_counts(&c);
+  EXPECT_EQ(c.num_gt, 6);
+  EXPECT_EQ(c.num_missing, 1);
+  EXPECT_EQ(c.num_correct, 3);
+  EXPECT_DOUBLE_EQ(c.accuracy, r.accuracy);
+  EXPECT_EQ(c.macro_classes, 3);
+  EXPECT_DOUBLE_EQ(c.macro_f1, r.macro_f1);
+  for (size_t k = 0; k < classes.size(); ++k) EXPECT_DOUBLE_EQ(c.per_class[k].f1, r.per_class[k].f1) << classes[k];
+}
+
 }  // namespace

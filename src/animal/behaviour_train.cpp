@@ -279,6 +279,15 @@ std::vector<std::vector<double>> label_transitions(const std::vector<Clip>& clip
 BehaviourEvalReport finish_run(const StreamRun& run) {
   BehaviourEvalReport rep;
   rep.result = eh::eval::evaluate_classification(run.gt, run.pred, eh::eval::edinburgh_pig_classes());
+  {
+    std::map<int64_t, std::pair<eh::eval::LabelSet, eh::eval::LabelSet>> pens;  // clip -> (truth, predictions)
+    for (const auto& kv : run.gt.labels) pens[kv.first.first / 1000000].first.labels.insert(kv);
+    for (const auto& kv : run.pred.labels) pens[kv.first.first / 1000000].second.labels.insert(kv);
+    std::vector<eh::eval::ClassificationResult> units;
+    for (const auto& [clip, sets] : pens)
+      units.push_back(eh::eval::evaluate_classification(sets.first, sets.second, eh::eval::edinburgh_pig_classes()));
+    if (!units.empty()) rep.interval = eh::eval::bootstrap_interval(units, 2000, 1);
+  }
   boundary_breakdown(run, &rep);
   rep.frames = run.frames;
   rep.observations = run.observations;
@@ -419,6 +428,10 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
                     {"observations", rep.boundary_total[b]},
                     {"wrong", rep.boundary_wrong[b]}});
     j["errors_by_distance_to_label_change"] = bj;
+    const auto& ci = rep.interval;
+    j["interval_over_pens"] = {{"method", "percentile bootstrap over pens"}, {"level", ci.level},      {"pens", ci.units},
+                               {"resamples", ci.resamples},                  {"top1", {ci.accuracy_lo, ci.accuracy_hi}},
+                               {"macro_f1", {ci.macro_f1_lo, ci.macro_f1_hi}}};
     write_json((fs::path(o.out_dir) / "metrics.json").string(), j);
   }
   return rep;
@@ -658,10 +671,12 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     test_md = fmt::format(
         "## Held-out evaluation\n\nPens {}..{} ({} min each, ground-truth boxes and masks as input, the stream as "
         "deployed): **top-1 {}**, **macro-F1 {}** over {} observations ({} classes scored; 'unknown' never occurs "
-        "and is never predicted). BehaviourStream::update: {:.2f} ms per frame{}. Confusion: confusion.md, "
+        "and is never predicted); 95% interval over the pens (percentile bootstrap): top-1 {}..{}, macro-F1 {}..{}. "
+        "BehaviourStream::update: {:.2f} ms per frame{}. Confusion: confusion.md, "
         "confusion.svg; metrics.json.\n\nCommand: `edgeherd eval-behaviour --model {}{} --pens {}`\n\n{}\n",
         eo.first_seed, eo.first_seed + eo.pens - 1, o.clip.minutes, pct(r.accuracy), pct(r.macro_f1), r.num_gt,
-        r.macro_classes, rep.test.ms_per_frame,
+        r.macro_classes, pct(rep.test.interval.accuracy_lo), pct(rep.test.interval.accuracy_hi), pct(rep.test.interval.macro_f1_lo),
+        pct(rep.test.interval.macro_f1_hi), rep.test.ms_per_frame,
         rep.test.embed_ms_per_frame > 0 ? fmt::format(" (+ {:.1f} ms embedder)", rep.test.embed_ms_per_frame) : "",
         o.out_dir, o.embedder_dir.empty() ? "" : " --embedder " + o.embedder_dir, eo.pens, confusion_markdown(r));
   }

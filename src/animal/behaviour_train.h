@@ -88,6 +88,10 @@ struct BehaviourEvalOptions {
 
 struct BehaviourEvalReport {
   eh::eval::ClassificationResult result;
+  // 95% percentile-bootstrap interval of top-1 and macro-F1 over the pens (2000 resamples,
+  // fixed seed): how much the figures would move on other pens. A rare class (running: a few
+  // bouts in 10 pens) makes macro-F1 swing by points.
+  eh::eval::ClassificationInterval interval;
   int frames = 0, observations = 0;
   double ms_per_frame = 0;       // BehaviourStream::update per frame (embedding excluded)
   double embed_ms_per_frame = 0; // embedder per frame when used

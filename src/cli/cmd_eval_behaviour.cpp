@@ -28,6 +28,10 @@ eh::cli::Registrar reg({"eval-behaviour", "Evaluate a behaviour model on held-ou
                              "(over {} classes; 'unknown' never occurs and is never predicted)\n",
                              o->first_seed, o->first_seed + o->pens - 1, o->clip.minutes, r.frames, r.observations,
                              100 * t.accuracy, 100 * t.macro_f1, t.macro_classes);
+    std::cout << fmt::format("95% interval over pens (percentile bootstrap, {} pens, {} resamples): top-1 {:.2f}..{:.2f}%, "
+                             "macro-F1 {:.2f}..{:.2f}%\n",
+                             r.interval.units, r.interval.resamples, 100 * r.interval.accuracy_lo, 100 * r.interval.accuracy_hi,
+                             100 * r.interval.macro_f1_lo, 100 * r.interval.macro_f1_hi);
     std::cout << fmt::format("behaviour stream: {:.3f} ms per frame{}\n\n", r.ms_per_frame,
                              r.embed_ms_per_frame > 0 ? fmt::format(", embedder {:.2f} ms per frame", r.embed_ms_per_frame) : "");
     std::cout << eh::animal::confusion_markdown(t) << "\n" << eh::eval::format_table(t);

@@ -8,10 +8,12 @@
 #include <cmath>
 #include <fstream>
 #include <istream>
+#include <random>
 #include <string_view>
 
 #include "core/error.h"
 #include "eval/evaluate.h"
+#include "eval/numeric.h"
 
 namespace eh::eval {
 
@@ -150,8 +152,23 @@ ClassificationResult evaluate_classification(const LabelSet& gt, const LabelSet&
   for (const auto& [key, p] : pred.labels) {
     if (gt.labels.find(key) == gt.labels.end()) ++r.num_extra;
   }
+  finish_from_counts(&r);
+  return r;
+}
+
+void finish_from_counts(ClassificationResult* out) {
+  ClassificationResult& r = *out;
+  const std::size_t k = r.class_names.size();
+  r.num_gt = r.num_paired = r.num_missing = r.num_correct = 0;
+  for (std::size_t g = 0; g < k; ++g) {
+    r.num_missing += r.missing[g];
+    r.num_correct += r.confusion[g][g];
+    for (std::size_t p = 0; p < k; ++p) r.num_paired += r.confusion[g][p];
+  }
+  r.num_gt = r.num_paired + r.num_missing;
   r.accuracy = quiet_divide(static_cast<double>(r.num_correct), static_cast<double>(r.num_gt));
-  r.per_class.resize(k);
+  r.per_class.assign(k, ClassMetrics{});
+  r.macro_classes = 0;
   double f1_sum = 0.0;
   for (std::size_t c = 0; c < k; ++c) {
     ClassMetrics& m = r.per_class[c];
@@ -171,7 +188,43 @@ ClassificationResult evaluate_classification(const LabelSet& gt, const LabelSet&
     }
   }
   r.macro_f1 = r.macro_classes > 0 ? f1_sum / r.macro_classes : std::nan("");
-  return r;
+}
+
+ClassificationInterval bootstrap_interval(const std::vector<ClassificationResult>& units, int resamples, std::uint64_t seed,
+                                          double level) {
+  ClassificationInterval ci;
+  ci.units = static_cast<int>(units.size());
+  ci.resamples = resamples;
+  ci.level = level;
+  if (units.empty() || resamples < 1) throw Error("bootstrap_interval: needs at least one unit and one resample");
+  const std::size_t k = units[0].class_names.size();
+  for (const auto& u : units)
+    if (u.class_names != units[0].class_names) throw Error("bootstrap_interval: the units have different class lists");
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::size_t> pick(0, units.size() - 1);
+  std::vector<double> acc, f1;
+  ClassificationResult sum;
+  sum.class_names = units[0].class_names;
+  for (int b = 0; b < resamples; ++b) {
+    sum.confusion.assign(k, std::vector<std::int64_t>(k, 0));
+    sum.missing.assign(k, 0);
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const auto& u = units[pick(rng)];
+      for (std::size_t g = 0; g < k; ++g) {
+        sum.missing[g] += u.missing[g];
+        for (std::size_t p = 0; p < k; ++p) sum.confusion[g][p] += u.confusion[g][p];
+      }
+    }
+    finish_from_counts(&sum);
+    acc.push_back(sum.accuracy);
+    f1.push_back(sum.macro_f1);
+  }
+  const double tail = (1 - level) / 2;
+  ci.accuracy_lo = percentile(acc, tail);
+  ci.accuracy_hi = percentile(acc, 1 - tail);
+  ci.macro_f1_lo = percentile(f1, tail);
+  ci.macro_f1_hi = percentile(f1, 1 - tail);
+  return ci;
 }
 
 nlohmann::json to_json(const ClassificationResult& r) {

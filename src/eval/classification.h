@@ -54,6 +54,21 @@ struct ClassificationResult {
 ClassificationResult evaluate_classification(const LabelSet& gt, const LabelSet& pred,
                                              const std::vector<std::string>& class_names);
 
+// The metrics of `r` from its counts (confusion, missing, num_extra): what
+// evaluate_classification computes after pairing the labels. Sums of results stay exact this way.
+void finish_from_counts(ClassificationResult* r);
+
+// Percentile bootstrap interval of top-1 and macro-F1 over independent units (pens): each of
+// `resamples` draws takes as many units as there are, with replacement, sums their counts and
+// scores the sum. Animals and frames within a pen are not independent, so the pen is the unit.
+struct ClassificationInterval {
+  int units = 0, resamples = 0;
+  double level = 0.95;
+  double accuracy_lo = 0, accuracy_hi = 0, macro_f1_lo = 0, macro_f1_hi = 0;
+};
+ClassificationInterval bootstrap_interval(const std::vector<ClassificationResult>& units, int resamples, std::uint64_t seed,
+                                          double level = 0.95);
+
 nlohmann::json to_json(const ClassificationResult& r);
 std::string format_table(const ClassificationResult& r);
 

@@ -100,3 +100,16 @@ double numpy_sum_sparse(const std::vector<Entry>& entries, std::uint64_t n) {
 }
 
 }  // namespace eh::eval
+
+namespace eh::eval {
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const std::size_t i = static_cast<std::size_t>(std::floor(pos));
+  const double f = pos - static_cast<double>(i);
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+}  // namespace eh::eval

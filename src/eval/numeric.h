@@ -30,4 +30,8 @@ inline double numpy_sum(const std::vector<double>& v) { return numpy_sum(v.data(
 // entries, which must be sorted by index with unique indices. O(k log n) for k entries.
 double numpy_sum_sparse(const std::vector<std::pair<std::uint64_t, double>>& entries, std::uint64_t n);
 
+// The q-quantile (0 <= q <= 1) of v, linear between order statistics (numpy's default); NaN
+// when v is empty.
+double percentile(std::vector<double> v, double q);
+
 }  // namespace eh::eval

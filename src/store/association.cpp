@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "eval/numeric.h"
 #include "store/store.h"
 
 namespace eh::store {
@@ -73,14 +74,7 @@ std::vector<double> solve_spd(std::vector<double> A, std::vector<double> b, size
   return b;
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t i = static_cast<size_t>(std::floor(pos));
-  const double f = pos - static_cast<double>(i);
-  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
-}
+using eh::eval::percentile;
 
 uint64_t mix(uint64_t seed, uint64_t k) {
   uint64_t z = seed + 0x9E3779B97F4A7C15ull * (k + 1);
