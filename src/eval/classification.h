@@ -54,8 +54,9 @@ struct ClassificationResult {
 ClassificationResult evaluate_classification(const LabelSet& gt, const LabelSet& pred,
                                              const std::vector<std::string>& class_names);
 
-// The metrics of `r` from its counts (confusion, missing, num_extra): what
-// evaluate_classification computes after pairing the labels. Sums of results stay exact this way.
+// Fills every count and metric of `r` from its confusion matrix and missing counts (num_extra is
+// kept): what evaluate_classification computes after pairing the labels. Used to score sums of
+// results (bootstrap_interval).
 void finish_from_counts(ClassificationResult* r);
 
 // Percentile bootstrap interval of top-1 and macro-F1 over independent units (pens): each of

@@ -99,10 +99,6 @@ double numpy_sum_sparse(const std::vector<Entry>& entries, std::uint64_t n) {
   return sparse_rec(entries.data(), entries.data() + entries.size(), 0, n);
 }
 
-}  // namespace eh::eval
-
-namespace eh::eval {
-
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
