@@ -10,6 +10,14 @@ namespace {
 
 using eh::eval::LabelSet;
 
+// The hand case's labels (classes a, b, c, d), derived in HandCase below: (ground truth, prediction).
+std::pair<LabelSet, LabelSet> hand_case() {
+  LabelSet gt, pr;
+  gt.labels = {{{1, 1}, 0}, {{1, 2}, 0}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 2}, {{3, 2}, 0}};
+  pr.labels = {{{1, 1}, 0}, {{1, 2}, 1}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 0}, {{4, 1}, 2}};
+  return {gt, pr};
+}
+
 TEST(EvalClassification, HandCase) {
   // Classes a, b, c, d (d never occurs). Ground truth / prediction per (frame, id):
   //   (1,1) a/a  (1,2) a/b  (2,1) b/b  (2,2) b/b  (3,1) c/a  (3,2) a/(none)  (4,1) -/c (extra)
@@ -23,9 +31,7 @@ TEST(EvalClassification, HandCase) {
   // d: absent from both -> all 0 and left out of the macro average.
   // macro-F1 over {a, b, c} = (2/5 + 4/5 + 0) / 3 = 2/5.
   const std::vector<std::string> classes = {"a", "b", "c", "d"};
-  LabelSet gt, pr;
-  gt.labels = {{{1, 1}, 0}, {{1, 2}, 0}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 2}, {{3, 2}, 0}};
-  pr.labels = {{{1, 1}, 0}, {{1, 2}, 1}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 0}, {{4, 1}, 2}};
+  const auto [gt, pr] = hand_case();
   const auto r = eh::eval::evaluate_classification(gt, pr, classes);
   EXPECT_EQ(r.num_gt, 6);
   EXPECT_EQ(r.num_paired, 5);
@@ -125,9 +131,7 @@ TEST(EvalClassification, BootstrapIntervalResamplesPensAndScoresTheirSum) {
 TEST(EvalClassification, FinishFromCountsReproducesTheEvaluation) {
   // The hand case's counts alone give the same metrics (what the bootstrap relies on).
   const std::vector<std::string> classes = {"a", "b", "c", "d"};
-  LabelSet gt, pr;
-  gt.labels = {{{1, 1}, 0}, {{1, 2}, 0}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 2}, {{3, 2}, 0}};
-  pr.labels = {{{1, 1}, 0}, {{1, 2}, 1}, {{2, 1}, 1}, {{2, 2}, 1}, {{3, 1}, 0}, {{4, 1}, 2}};
+  const auto [gt, pr] = hand_case();
   const auto r = eh::eval::evaluate_classification(gt, pr, classes);
   eh::eval::ClassificationResult c;
   c.class_names = classes;
