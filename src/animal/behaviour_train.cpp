@@ -279,20 +279,23 @@ std::vector<std::vector<double>> label_transitions(const std::vector<Clip>& clip
 BehaviourEvalReport finish_run(const StreamRun& run) {
   BehaviourEvalReport rep;
   rep.result = eh::eval::evaluate_classification(run.gt, run.pred, eh::eval::edinburgh_pig_classes());
-  {
-    std::map<int64_t, std::pair<eh::eval::LabelSet, eh::eval::LabelSet>> pens;  // clip -> (truth, predictions)
-    for (const auto& kv : run.gt.labels) pens[kv.first.first / 1000000].first.labels.insert(kv);
-    for (const auto& kv : run.pred.labels) pens[kv.first.first / 1000000].second.labels.insert(kv);
-    std::vector<eh::eval::ClassificationResult> units;
-    for (const auto& [clip, sets] : pens)
-      units.push_back(eh::eval::evaluate_classification(sets.first, sets.second, eh::eval::edinburgh_pig_classes()));
-    if (!units.empty()) rep.interval = eh::eval::bootstrap_interval(units, 2000, 1);
-  }
   boundary_breakdown(run, &rep);
   rep.frames = run.frames;
   rep.observations = run.observations;
   rep.ms_per_frame = run.frames ? 1000 * run.update_s / run.frames : 0;
   return rep;
+}
+
+// The 95% interval over the run's pens (clips): each pen scored on its own, then resampled.
+// Only eval_behaviour reports it (the validation grid of train_behaviour does not need it).
+eh::eval::ClassificationInterval interval_over_pens(const StreamRun& run) {
+  std::map<int64_t, std::pair<eh::eval::LabelSet, eh::eval::LabelSet>> pens;  // clip -> (truth, predictions)
+  for (const auto& kv : run.gt.labels) pens[kv.first.first / 1000000].first.labels.insert(kv);
+  for (const auto& kv : run.pred.labels) pens[kv.first.first / 1000000].second.labels.insert(kv);
+  std::vector<eh::eval::ClassificationResult> units;
+  for (const auto& [clip, sets] : pens)
+    units.push_back(eh::eval::evaluate_classification(sets.first, sets.second, eh::eval::edinburgh_pig_classes()));
+  return units.empty() ? eh::eval::ClassificationInterval{} : eh::eval::bootstrap_interval(units, 2000, 1);
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -407,6 +410,7 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
     if (o.progress) bar.update(i + 1, o.pens);
   }
   BehaviourEvalReport rep = finish_run(run);
+  rep.interval = interval_over_pens(run);
   rep.embed_ms_per_frame = rep.frames ? 1000 * embed_s / rep.frames : 0;
   if (!o.out_dir.empty()) {
     fs::create_directories(o.out_dir);

@@ -89,7 +89,7 @@ struct BehaviourEvalOptions {
 struct BehaviourEvalReport {
   eh::eval::ClassificationResult result;
   // 95% percentile-bootstrap interval of top-1 and macro-F1 over the pens (2000 resamples,
-  // fixed seed): how much the figures would move on other pens. A rare class (running: a few
+  // fixed seed; eval_behaviour only): how much the figures would move on other pens. A rare class (running: a few
   // bouts in 10 pens) makes macro-F1 swing by points.
   eh::eval::ClassificationInterval interval;
   int frames = 0, observations = 0;
