@@ -6,6 +6,7 @@
 
 #include "animal/behaviour_features.h"
 #include "animal/crops.h"
+#include "core/error.h"
 #include "data/rle.h"
 
 using namespace eh::animal;
@@ -206,7 +207,123 @@ TEST(AnimalMaskShape, EllipseIsRotationInvariant) {
     const double cxx = mo.mu20 / mo.m00 + 1.0 / 12, cyy = mo.mu02 / mo.m00 + 1.0 / 12, cxy = mo.mu11 / mo.m00;
     const double l1 = (cxx + cyy) / 2 + std::sqrt((cxx - cyy) * (cxx - cyy) / 4 + cxy * cxy);
     EXPECT_NEAR(s.major, std::sqrt(l1), 1e-3) << angle;
+    // Centroid at the drawn centre; axis at the drawn angle (cv::ellipse turns clockwise on
+    // screen, i.e. towards +y), as a direction modulo 180 degrees.
+    EXPECT_NEAR(s.cx, 100.0f, 0.05f) << angle;
+    EXPECT_NEAR(s.cy, 100.0f, 0.05f) << angle;
+    const double want = angle > 90 ? angle - 180 : angle;
+    EXPECT_NEAR(s.angle * 180 / M_PI, want, 0.5) << angle;
   }
+}
+
+// ---- body-aligned crops (animal/crops.h)
+
+namespace {
+
+// A grey 1280x720 image with one "pig": a filled 160 x 60 ellipse centred at `c` whose axis
+// points at `deg` (towards +y), red at the head end (the outer 40 pixels along the axis) and
+// green elsewhere; its mask is the ellipse.
+struct DrawnPig {
+  cv::Mat img, mask;
+};
+DrawnPig draw_pig(cv::Point2f c, double deg) {
+  DrawnPig p{cv::Mat(720, 1280, CV_8UC3, cv::Scalar(128, 128, 128)), cv::Mat::zeros(720, 1280, CV_8UC1)};
+  cv::ellipse(p.mask, cv::RotatedRect(c, cv::Size2f(160, 60), static_cast<float>(deg)), cv::Scalar(255), cv::FILLED);
+  p.img.setTo(cv::Scalar(0, 200, 0), p.mask);
+  const double r = deg * M_PI / 180;
+  const cv::Point2f head = c + cv::Point2f(static_cast<float>(std::cos(r)), static_cast<float>(std::sin(r))) * 60.0f;
+  cv::Mat head_mask = cv::Mat::zeros(720, 1280, CV_8UC1);
+  cv::circle(head_mask, head, 25, cv::Scalar(255), cv::FILLED);
+  p.img.setTo(cv::Scalar(0, 0, 220), head_mask & p.mask);
+  return p;
+}
+
+}  // namespace
+
+TEST(AnimalCrops, BodyAlignedCropTurnsTheAxisOntoX) {
+  // Whatever the heading, the body lies along the crop's middle row with the head at one end:
+  // at 0 degrees on the right, at 180 on the left; the crops of headings d and d + 180 are each
+  // other turned by half a turn.
+  const CropOptions opt{48, 0.05f};
+  auto crop_at = [&](double deg) {
+    const DrawnPig p = draw_pig({640.3f, 360.7f}, deg);
+    const auto rle = eh::data::rle_encode(p.mask);
+    const BodyFrame b = body_frame(&rle, cv::Rect2f(cv::boundingRect(p.mask)));
+    EXPECT_NEAR(b.centre.x, 640.3f, 1.5f) << deg;
+    EXPECT_NEAR(b.length, 160.0f, 2.0f) << deg;  // 4 sd of a filled ellipse = its length
+    cv::Mat crop;
+    EXPECT_TRUE(make_aligned_crop(p.img, b, opt, &crop));
+    return crop;
+  };
+  auto red = [](const cv::Mat& c, int x, int y) { return c.at<cv::Vec3b>(y, x)[2]; };
+  auto green = [](const cv::Mat& c, int x, int y) { return c.at<cv::Vec3b>(y, x)[1]; };
+  for (double deg : {0.0, 27.0, 90.0, 143.0, 200.0, 305.0}) {
+    const cv::Mat c = crop_at(deg);
+    // Body along row 24: green in the middle, grey (128) above and below the 60 / 160 width.
+    EXPECT_GT(green(c, 24, 24), 150) << deg;
+    EXPECT_NEAR(green(c, 24, 3), 128, 6) << deg;
+    EXPECT_NEAR(green(c, 24, 44), 128, 6) << deg;
+    // Head red at one end, the other end green.
+    const cv::Mat flipped = crop_at(deg + 180);
+    const bool head_right = red(c, 40, 24) > 150;
+    EXPECT_NE(head_right, red(c, 7, 24) > 150) << deg;
+    EXPECT_NE(head_right, red(flipped, 40, 24) > 150) << deg;
+    cv::Mat turned;
+    cv::flip(flipped, turned, -1);
+    EXPECT_LT(cv::norm(c, turned, cv::NORM_L1) / c.total() / 3, 6.0) << deg;
+  }
+  // Heading 0 has its head on the right.
+  EXPECT_GT(red(crop_at(0), 40, 24), 150);
+  // Degenerate frames and squares off the image give padding and false.
+  cv::Mat crop;
+  EXPECT_FALSE(make_aligned_crop(cv::Mat(720, 1280, CV_8UC3), BodyFrame{{640, 360}, 0, 0}, opt, &crop));
+  EXPECT_FALSE(make_aligned_crop(cv::Mat(720, 1280, CV_8UC3), BodyFrame{{-500, 360}, 0.5f, 100}, opt, &crop));
+  EXPECT_EQ(crop.at<cv::Vec3b>(0, 0), cv::Vec3b(static_cast<uint8_t>(crop_pad_bgr()[0] + 0.5),
+                                                 static_cast<uint8_t>(crop_pad_bgr()[1] + 0.5),
+                                                 static_cast<uint8_t>(crop_pad_bgr()[2] + 0.5)));
+}
+
+TEST(AnimalCrops, BodyAlignedMaskCropMatchesTheImageCrop) {
+  // The mask under the same turned square covers exactly the pig's pixels of the image crop
+  // (up to the resampled edge); padding outside it leaves the pig and removes the floor.
+  const CropOptions opt{48, 0.05f};
+  const DrawnPig p = draw_pig({400.0f, 300.0f}, 35);
+  const auto rle = eh::data::rle_encode(p.mask);
+  const BodyFrame b = body_frame(&rle, cv::Rect2f(cv::boundingRect(p.mask)));
+  cv::Mat crop, mask;
+  ASSERT_TRUE(make_aligned_crop(p.img, b, opt, &crop));
+  ASSERT_TRUE(make_aligned_mask_crop(rle, b, opt, &mask));
+  int inside = 0, off_edge = 0, agree = 0;
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 48; ++x) {
+      const uint8_t m = mask.at<uint8_t>(y, x);
+      if (m > 0 && m < 255) continue;  // the resampled edge
+      ++off_edge;
+      inside += m == 255;
+      agree += (m == 255) != (crop.at<cv::Vec3b>(y, x) == cv::Vec3b(128, 128, 128));  // pig = not floor
+    }
+  EXPECT_GT(inside, 300);  // a 160 x 60 ellipse in a 176-pixel square, at 48 x 48: ~ 400 pixels
+  EXPECT_EQ(agree, off_edge);
+  pad_outside_mask(mask, &crop);
+  const cv::Vec3b pad(static_cast<uint8_t>(crop_pad_bgr()[0] + 0.5), static_cast<uint8_t>(crop_pad_bgr()[1] + 0.5),
+                      static_cast<uint8_t>(crop_pad_bgr()[2] + 0.5));
+  EXPECT_EQ(crop.at<cv::Vec3b>(3, 24), pad);            // floor above the body
+  EXPECT_GT(crop.at<cv::Vec3b>(24, 24)[1], 150);        // the body stays
+  // The mask's image must be the crop's size and type.
+  cv::Mat small(10, 10, CV_8UC1);
+  EXPECT_THROW(pad_outside_mask(small, &crop), eh::Error);
+}
+
+TEST(AnimalCrops, BodyFrameWithoutMaskFollowsTheBox) {
+  const BodyFrame wide = body_frame(nullptr, cv::Rect2f(100, 50, 80, 30));
+  EXPECT_FLOAT_EQ(wide.centre.x, 139.5f);  // pixel indices: the box covers pixels 100..179
+  EXPECT_FLOAT_EQ(wide.centre.y, 64.5f);
+  EXPECT_FLOAT_EQ(wide.angle, 0.0f);
+  EXPECT_FLOAT_EQ(wide.length, 80.0f);
+  const eh::data::Rle empty = eh::data::rle_encode(cv::Mat::zeros(200, 300, CV_8UC1));
+  const BodyFrame tall = body_frame(&empty, cv::Rect2f(100, 50, 30, 80));
+  EXPECT_NEAR(tall.angle, M_PI / 2, 1e-6);
+  EXPECT_FLOAT_EQ(tall.length, 80.0f);
 }
 
 TEST_F(AnimalFeatures, MaskOutlineFeatures) {

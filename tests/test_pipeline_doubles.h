@@ -96,7 +96,8 @@ class DarkBlobSegmenter : public eh::video::Segmenter {
 class MeanColourEmbedder : public eh::animal::Embedder {
  public:
   int dim() const override { return 3; }
-  std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes) const override {
+  std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes,
+                                        const std::vector<eh::data::Rle>* /*masks*/ = nullptr) const override {
     calls++;
     std::vector<std::vector<float>> out;
     for (const auto& b : boxes) {

@@ -119,9 +119,13 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
     }
     if (emb && !seen.empty()) {
       std::vector<cv::Rect2f> boxes;
-      for (const auto& t : seen) boxes.push_back(t.box);
+      std::vector<eh::data::Rle> masks;
+      for (const auto& t : seen) {
+        boxes.push_back(t.box);
+        masks.push_back(*t.mask);
+      }
       const auto t0 = Clock::now();
-      auto e = emb->embed(sim.frame(), boxes);
+      auto e = emb->embed(sim.frame(), boxes, &masks);
       if (embed_s) *embed_s += seconds_since(t0);
       for (size_t i = 0; i < e.size(); ++i) fr.obs[i].emb = std::move(e[i]);
     }

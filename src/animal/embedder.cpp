@@ -31,6 +31,8 @@ EmbedderConfig EmbedderConfig::from_json(const nlohmann::json& j, const std::str
   e.crop_size = c.get<int>("crop_size");
   e.crop_margin = c.get_or<float>("crop_margin", 0.05f);
   e.embedding_dim = c.get<int>("embedding_dim");
+  e.crop_align = c.get_or<std::string>("crop_align", "box");
+  e.mask_background = c.get_or<bool>("mask_background", false);
   for (auto k : {"training", "metrics"}) c.ignore(k);  // provenance, written by the trainer
   c.finish();
   if (e.crop_size <= 0 || e.crop_size % e.backbone.patch_size != 0)
@@ -38,6 +40,10 @@ EmbedderConfig EmbedderConfig::from_json(const nlohmann::json& j, const std::str
                 std::to_string(e.backbone.patch_size) + ", found " + std::to_string(e.crop_size));
   if (e.embedding_dim <= 0)
     throw Error(label + ": field 'embedding_dim': expected > 0, found " + std::to_string(e.embedding_dim));
+  if (e.crop_align != "box" && e.crop_align != "body")
+    throw Error(label + ": field 'crop_align': expected \"box\" or \"body\", found \"" + e.crop_align + "\"");
+  if (e.mask_background && !e.body_aligned())
+    throw Error(label + ": field 'mask_background': needs \"crop_align\": \"body\" (found \"" + e.crop_align + "\")");
   if (e.crop_margin < 0 || e.crop_margin > 1)
     throw Error(label + ": field 'crop_margin': expected 0..1, found " + std::to_string(e.crop_margin));
   return e;
@@ -48,7 +54,9 @@ nlohmann::json EmbedderConfig::to_json() const {
           {"backbone", backbone_json},
           {"crop_size", crop_size},
           {"crop_margin", crop_margin},
-          {"embedding_dim", embedding_dim}};
+          {"embedding_dim", embedding_dim},
+          {"crop_align", crop_align},
+          {"mask_background", mask_background}};
 }
 
 EmbedNetImpl::EmbedNetImpl(const EmbedderConfig& c) : cfg(c) {
@@ -60,6 +68,14 @@ at::Tensor EmbedNetImpl::forward(const at::Tensor& x) {
   auto f = backbone->forward_features(x);
   auto pooled = torch::cat({f.cls, f.patches.mean(1)}, 1);
   return torch::nn::functional::normalize(head(pooled), torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
+}
+
+at::Tensor EmbedNetImpl::embed(const at::Tensor& x) {
+  if (!cfg.body_aligned()) return forward(x);
+  const int64_t n = x.size(0);
+  const at::Tensor both = forward(torch::cat({x, x.flip({2, 3})}, 0));
+  return torch::nn::functional::normalize(both.slice(0, 0, n) + both.slice(0, n, 2 * n),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
 }
 
 void EmbedNetImpl::init_for_training(uint64_t seed) {
@@ -85,14 +101,25 @@ void EmbedNetImpl::init_for_training(uint64_t seed) {
   }
 }
 
-at::Tensor crops_tensor(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes, const CropOptions& opt,
-                        std::vector<bool>* valid) {
+at::Tensor crops_tensor(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes, const std::vector<eh::data::Rle>* masks,
+                        const EmbedderConfig& cfg, std::vector<bool>* valid) {
+  if (masks != nullptr && masks->size() != boxes.size())
+    throw Error("embedder: " + std::to_string(masks->size()) + " masks for " + std::to_string(boxes.size()) + " boxes");
+  const CropOptions opt = cfg.crop();
   std::vector<float> buf;
   buf.reserve(boxes.size() * 3 * opt.size * opt.size);
   valid->assign(boxes.size(), false);
-  cv::Mat crop;
+  cv::Mat crop, mask_crop;
   for (size_t i = 0; i < boxes.size(); ++i) {
-    (*valid)[i] = make_crop(bgr, boxes[i], opt, &crop);
+    const eh::data::Rle* mask = masks ? &(*masks)[i] : nullptr;
+    if (cfg.body_aligned()) {
+      const BodyFrame body = body_frame(mask, boxes[i]);
+      (*valid)[i] = make_aligned_crop(bgr, body, opt, &crop);
+      if ((*valid)[i] && cfg.mask_background && mask && make_aligned_mask_crop(*mask, body, opt, &mask_crop))
+        pad_outside_mask(mask_crop, &crop);
+    } else {
+      (*valid)[i] = make_crop(bgr, boxes[i], opt, &crop);
+    }
     append_normalised_chw(crop, &buf);
   }
   return torch::from_blob(buf.data(), {static_cast<int64_t>(boxes.size()), 3, opt.size, opt.size}, torch::kFloat).clone();
@@ -107,16 +134,17 @@ class DinoEmbedder : public Embedder {
     for (const auto& p : net_->parameters()) bytes_ += p.numel() * p.element_size();
   }
   int dim() const override { return net_->cfg.embedding_dim; }
-  std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes) const override {
+  std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes,
+                                        const std::vector<eh::data::Rle>* masks) const override {
     std::vector<std::vector<float>> out(boxes.size(), std::vector<float>(static_cast<size_t>(dim()), 0.0f));
     if (boxes.empty()) return out;
     std::vector<bool> valid;
-    at::Tensor x = crops_tensor(bgr, boxes, net_->cfg.crop(), &valid);
+    at::Tensor x = crops_tensor(bgr, boxes, masks, net_->cfg, &valid);
     at::Tensor e;
     {
       torch::NoGradGuard g;
       torch::InferenceMode im;
-      e = net_->forward(x).contiguous();
+      e = net_->embed(x).contiguous();
     }
     const float* p = e.data_ptr<float>();
     for (size_t i = 0; i < boxes.size(); ++i)

@@ -20,8 +20,11 @@ class Embedder {
   virtual ~Embedder() = default;
   virtual int dim() const = 0;
   // One L2-normalised row per box (x, y, w, h in pixels of `bgr`), in order; boxes are
-  // clipped to the image, an empty clipped box gives an all-zero row.
-  virtual std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes) const = 0;
+  // clipped to the image, an empty clipped box gives an all-zero row. `masks`: null, or the
+  // boxes' visible masks (whole image), which an embedder that aligns its crops to the body
+  // reads (without them it aligns to the box).
+  virtual std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes,
+                                                const std::vector<eh::data::Rle>* masks = nullptr) const = 0;
   virtual std::string name() const = 0;
   virtual std::size_t bytes() const = 0;  // weights held
 };

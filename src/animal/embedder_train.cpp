@@ -7,9 +7,15 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <numeric>
-#include <map>
 #include <cstring>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <opencv2/imgproc.hpp>
+#include <thread>
 
 #include "animal/embed_net.h"
 #include "cli/progress.h"
@@ -20,6 +26,7 @@
 #include "data/simulator.h"
 #include "distill/adamw.h"
 #include "report/svg_plot.h"
+#include "store/embedding_pool.h"
 #include "track/mask.h"
 #include "video/appearance.h"
 
@@ -40,13 +47,32 @@ struct CropSample {
   std::vector<float> hist;  // colour histogram (evaluation only; may be empty)
 };
 
+// A segmenter's mask, not the renderer's: half of them coarsened to a quarter of the crop's
+// resolution, a quarter dilated and a quarter eroded by a pixel (the posture network's
+// training does the same, posture_train.cpp).
+void roughen_mask(cv::Mat* m, eh::data::Rng& rng) {
+  if (rng.bernoulli(0.5)) {
+    cv::Mat small;
+    cv::resize(*m, small, cv::Size(std::max(1, m->cols / 4), std::max(1, m->rows / 4)), 0, 0, cv::INTER_AREA);
+    cv::resize(small, *m, m->size(), 0, 0, cv::INTER_LINEAR);
+  }
+  const double u = rng.uniform01();
+  const cv::Mat k = cv::getStructuringElement(cv::MORPH_ELLIPSE, {3, 3});
+  if (u < 0.25) cv::dilate(*m, *m, k);
+  else if (u < 0.5) cv::erode(*m, *m, k);
+}
+
 // Renders one clip and crops every sufficiently visible animal at frames 0, stride, 2 stride, ...
 void collect_clip(uint64_t app_seed, uint64_t dyn_seed, double hour, int frames, int stride, float min_vis,
-                  const CropOptions& copt, bool hist, std::vector<CropSample>* out) {
+                  const CropOptions& copt, const EmbedderConfig& ecfg, bool hist, std::vector<CropSample>* out) {
+  const bool body_aligned = ecfg.body_aligned();
+  eh::data::Rng mask_rng(eh::data::derive_seed(dyn_seed, 7101));
+  cv::Mat mask_crop;
   eh::data::SimConfig cfg;
   cfg.seed = dyn_seed;
   cfg.appearance_seed = app_seed;
   cfg.start_hour = hour;
+  cfg.render_every = stride;  // only the sampled frames are drawn
   eh::data::PenSimulator sim(cfg);
   const int last = (frames - 1) * stride;
   for (int f = 0; f <= last; ++f) {
@@ -58,7 +84,15 @@ void collect_clip(uint64_t app_seed, uint64_t dyn_seed, double hour, int frames,
       s.pen = static_cast<int>(app_seed);
       s.id = g.id;
       s.posture = static_cast<int>(g.pose.posture);
-      make_crop(sim.frame(), cv::Rect2f(g.visible_box), copt, &s.crop);
+      if (body_aligned) {
+        const BodyFrame body = body_frame(&g.mask, cv::Rect2f(g.visible_box));
+        make_aligned_crop(sim.frame(), body, copt, &s.crop);
+        if (ecfg.mask_background && make_aligned_mask_crop(g.mask, body, copt, &mask_crop)) {
+          roughen_mask(&mask_crop, mask_rng);
+          pad_outside_mask(mask_crop, &s.crop);
+        }
+      } else
+        make_crop(sim.frame(), cv::Rect2f(g.visible_box), copt, &s.crop);
       if (hist) {
         const eh::track::CropMask cm = eh::track::crop_mask(g.mask);
         if (!cm.empty()) s.hist = eh::video::colour_histogram_embedding(sim.frame(), cm.bits, cm.roi);
@@ -96,18 +130,78 @@ struct PenEmb {
   std::vector<int> query_ids;
 };
 
-ReidMetrics score(const std::string& method, std::vector<PenEmb> pens, bool centred) {
+// One gallery animal: its pen (index), id and similarity to a query vector.
+struct GalleryAnimal {
+  int pen, id;
+  std::function<float(const std::vector<float>&)> sim;
+};
+
+// Rank-1 within the pen and among all animals, mean similarity to the same / other animals of
+// the pen, and the AUC of same > other, over the queries of every pen whose animal is in the
+// gallery. `queries[p]` are pen p's query vectors as the similarities expect them.
+ReidMetrics rank_queries(const std::string& method, const std::vector<GalleryAnimal>& all, const std::vector<PenEmb>& pens,
+                         const std::vector<std::vector<std::vector<float>>>& queries) {
   ReidMetrics m;
-  m.method = method + (centred ? " centred" : " raw");
-  // Per-animal gallery means (after optional centring by the pen's gallery mean).
-  struct G {
-    int pen, id;
-    std::vector<float> v;
-  };
-  std::vector<G> all;
+  m.method = method;
+  int64_t n = 0, ok_pen = 0, ok_all = 0;
+  std::vector<double> same_c, diff_c;
+  for (size_t p = 0; p < pens.size(); ++p) {
+    for (size_t qi = 0; qi < queries[p].size(); ++qi) {
+      const int qid = pens[p].query_ids[qi];
+      const auto& q = queries[p][qi];
+      bool has = false;
+      for (const auto& g : all) has |= (g.pen == static_cast<int>(p) && g.id == qid);
+      if (!has) continue;  // animal not in the gallery
+      ++n;
+      float best_pen = -3, best_all = -3;
+      bool pen_right = false, all_right = false;
+      for (const auto& g : all) {
+        const float c = g.sim(q);
+        const bool right = g.pen == static_cast<int>(p) && g.id == qid;
+        if (c > best_all) {
+          best_all = c;
+          all_right = right;
+        }
+        if (g.pen != static_cast<int>(p)) continue;
+        if (c > best_pen) {
+          best_pen = c;
+          pen_right = right;
+        }
+        (right ? same_c : diff_c).push_back(c);
+      }
+      ok_pen += pen_right;
+      ok_all += all_right;
+    }
+  }
+  m.queries = static_cast<int>(n);
+  if (n > 0) {
+    m.rank1_pen = double(ok_pen) / n;
+    m.rank1_pool = double(ok_all) / n;
+  }
+  auto mean = [](const std::vector<double>& v) { return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
+  m.cos_same = mean(same_c);
+  m.cos_diff = mean(diff_c);
+  // AUC by sorting: P(same > diff) + 0.5 P(tie).
+  if (!same_c.empty() && !diff_c.empty()) {
+    std::sort(diff_c.begin(), diff_c.end());
+    double acc = 0;
+    for (double s : same_c) {
+      const auto lo = std::lower_bound(diff_c.begin(), diff_c.end(), s) - diff_c.begin();
+      const auto hi = std::upper_bound(diff_c.begin(), diff_c.end(), s) - diff_c.begin();
+      acc += lo + 0.5 * (hi - lo);
+    }
+    m.auc = acc / (double(same_c.size()) * diff_c.size());
+  }
+  return m;
+}
+
+// Per-animal gallery means (after optional centring by the pen's gallery mean), cosine to the
+// query.
+ReidMetrics score(const std::string& method, const std::vector<PenEmb>& pens, bool centred) {
+  std::vector<GalleryAnimal> all;
   std::vector<std::vector<std::vector<float>>> queries(pens.size());
   for (size_t p = 0; p < pens.size(); ++p) {
-    auto& pe = pens[p];
+    const auto& pe = pens[p];
     if (pe.gallery.empty()) continue;
     const size_t D = pe.gallery[0].size();
     std::vector<float> centre(D, 0.0f);
@@ -126,68 +220,41 @@ ReidMetrics score(const std::string& method, std::vector<PenEmb> pens, bool cent
       if (s.empty()) s.assign(D, 0.0f);
       for (size_t k = 0; k < D; ++k) s[k] += v[k];
     }
-    for (auto& [id, s] : sum) all.push_back({static_cast<int>(p), id, normalised(s)});
-    for (auto& q : pe.query) queries[p].push_back(prep(q));
+    for (auto& [id, s] : sum)
+      all.push_back({static_cast<int>(p), id, [v = normalised(s)](const std::vector<float>& q) { return dot(q, v); }});
+    for (const auto& q : pe.query) queries[p].push_back(prep(q));
   }
-  int64_t n = 0, ok_pen = 0, ok_pool = 0;
-  double same_sum = 0, diff_sum = 0;
-  int64_t same_n = 0, diff_n = 0;
-  std::vector<double> same_c, diff_c;
+  return rank_queries(method + (centred ? " centred" : " raw"), all, pens, queries);
+}
+
+// What the store keeps (store/embedding_pool.h): each animal's gallery vectors offered in order
+// to a pool (int8, at most 32, near-duplicates merged), a query scored by its most similar
+// member; and the same rule on the float vectors, all kept. The two differ only by what the
+// store does to the vectors.
+ReidMetrics score_members(const std::string& method, const std::vector<PenEmb>& pens, bool store_pool) {
+  std::vector<GalleryAnimal> all;
+  std::vector<std::vector<std::vector<float>>> queries(pens.size());
   for (size_t p = 0; p < pens.size(); ++p) {
-    for (size_t qi = 0; qi < queries[p].size(); ++qi) {
-      const int qid = pens[p].query_ids[qi];
-      const auto& q = queries[p][qi];
-      bool has = false;
-      for (const auto& g : all) has |= (g.pen == static_cast<int>(p) && g.id == qid);
-      if (!has) continue;  // animal not in the gallery
-      ++n;
-      float best_pen = -2, best_pool = -2;
-      bool pen_right = false, pool_right = false;
-      for (const auto& g : all) {
-        const float c = dot(q, g.v);
-        const bool right = g.pen == static_cast<int>(p) && g.id == qid;
-        if (c > best_pool) {
-          best_pool = c;
-          pool_right = right;
-        }
-        if (g.pen != static_cast<int>(p)) continue;
-        if (c > best_pen) {
-          best_pen = c;
-          pen_right = right;
-        }
-        if (right) {
-          same_sum += c;
-          ++same_n;
-          same_c.push_back(c);
-        } else {
-          diff_sum += c;
-          ++diff_n;
-          diff_c.push_back(c);
-        }
+    const auto& pe = pens[p];
+    std::map<int, std::vector<std::vector<float>>> members;
+    for (size_t i = 0; i < pe.gallery.size(); ++i) members[pe.gallery_ids[i]].push_back(normalised(pe.gallery[i]));
+    for (auto& [id, vs] : members) {
+      if (store_pool) {
+        auto pool = std::make_shared<eh::store::EmbeddingPool>();
+        for (size_t t = 0; t < vs.size(); ++t) pool->offer(vs[t].data(), vs[t].size(), static_cast<int64_t>(t));
+        all.push_back({static_cast<int>(p), id,
+                       [pool](const std::vector<float>& q) { return pool->best_similarity(q.data(), q.size()); }});
+      } else {
+        all.push_back({static_cast<int>(p), id, [vs = std::move(vs)](const std::vector<float>& q) {
+                         float best = -2;
+                         for (const auto& v : vs) best = std::max(best, dot(q, v));
+                         return best;
+                       }});
       }
-      ok_pen += pen_right;
-      ok_pool += pool_right;
     }
+    for (const auto& q : pe.query) queries[p].push_back(normalised(q));
   }
-  m.queries = static_cast<int>(n);
-  if (n > 0) {
-    m.rank1_pen = double(ok_pen) / n;
-    m.rank1_pool = double(ok_pool) / n;
-  }
-  if (same_n) m.cos_same = same_sum / same_n;
-  if (diff_n) m.cos_diff = diff_sum / diff_n;
-  // AUC by sorting: P(same > diff) + 0.5 P(tie).
-  if (!same_c.empty() && !diff_c.empty()) {
-    std::sort(diff_c.begin(), diff_c.end());
-    double acc = 0;
-    for (double s : same_c) {
-      const auto lo = std::lower_bound(diff_c.begin(), diff_c.end(), s) - diff_c.begin();
-      const auto hi = std::upper_bound(diff_c.begin(), diff_c.end(), s) - diff_c.begin();
-      acc += lo + 0.5 * (hi - lo);
-    }
-    m.auc = acc / (double(same_c.size()) * diff_c.size());
-  }
-  return m;
+  return rank_queries(method + (store_pool ? " store pool (int8, <= 32)" : " nearest member (float)"), all, pens, queries);
 }
 
 std::string fmt_pct(double x) { return fmt::format("{:.1f}%", 100 * x); }
@@ -197,7 +264,10 @@ std::string fmt_pct(double x) { return fmt::format("{:.1f}%", 100 * x); }
 // make_crop gives at inference.
 constexpr int kStoreNum = 5, kStoreDen = 4;
 
-at::Tensor augment_batch(const at::Tensor& crops_u8, const std::vector<int64_t>& idx, int S, eh::data::Rng& rng) {
+// Body-aligned crops (body_aligned) keep their axis along x: they are only turned by 180 degrees
+// (the head may be either side), never mirrored or transposed.
+at::Tensor augment_batch(const at::Tensor& crops_u8, const std::vector<int64_t>& idx, int S, bool body_aligned,
+                         eh::data::Rng& rng) {
   const int64_t St = crops_u8.size(1);
   std::vector<at::Tensor> out;
   out.reserve(idx.size());
@@ -214,9 +284,13 @@ at::Tensor augment_batch(const at::Tensor& crops_u8, const std::vector<int64_t>&
     x = torch::nn::functional::interpolate(
             x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false))
             .squeeze(0);
-    if (rng.bernoulli(0.5)) x = x.flip({2});
-    if (rng.bernoulli(0.5)) x = x.flip({1});
-    if (rng.bernoulli(0.5)) x = x.transpose(1, 2);
+    if (body_aligned) {
+      if (rng.bernoulli(0.5)) x = x.flip({1, 2});
+    } else {
+      if (rng.bernoulli(0.5)) x = x.flip({2});
+      if (rng.bernoulli(0.5)) x = x.flip({1});
+      if (rng.bernoulli(0.5)) x = x.transpose(1, 2);
+    }
     // Photometric: brightness, contrast, grey (IR night), noise.
     const double b = rng.uniform(0.6, 1.4), c = rng.uniform(0.7, 1.3);
     at::Tensor mean = x.mean();
@@ -244,6 +318,14 @@ std::string format_reid_table(const std::vector<ReidMetrics>& rows) {
   return s;
 }
 
+nlohmann::json reid_json(const std::vector<ReidMetrics>& rows) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : rows)
+    j.push_back({{"method", r.method}, {"queries", r.queries}, {"rank1_pen", r.rank1_pen}, {"rank1_pool", r.rank1_pool},
+                 {"cos_same", r.cos_same}, {"cos_diff", r.cos_diff}, {"auc", r.auc}});
+  return j;
+}
+
 std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptions& opt) {
   if (opt.pens <= 0 || opt.frames <= 0 || opt.frame_stride <= 0)
     throw Error("re-identification: pens, frames and frame stride must be > 0");
@@ -265,6 +347,7 @@ std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptio
         sim.step();
         if (f % opt.frame_stride != 0) continue;
         std::vector<cv::Rect2f> boxes;
+        std::vector<eh::data::Rle> masks;
         std::vector<int> ids;
         std::vector<std::vector<float>> hs;
         for (const auto& g : sim.ground_truth()) {
@@ -273,10 +356,11 @@ std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptio
           std::vector<float> h = cm.empty() ? std::vector<float>() : eh::video::colour_histogram_embedding(sim.frame(), cm.bits, cm.roi);
           if (h.empty()) continue;  // both methods see the same animals
           boxes.emplace_back(g.visible_box);
+          masks.push_back(g.mask);
           ids.push_back(g.id);
           hs.push_back(std::move(h));
         }
-        const auto e = embedder.embed(sim.frame(), boxes);
+        const auto e = embedder.embed(sim.frame(), boxes, &masks);
         auto& M = mine[static_cast<size_t>(p)];
         auto& H = hist[static_cast<size_t>(p)];
         for (size_t i = 0; i < boxes.size(); ++i) {
@@ -290,8 +374,9 @@ std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptio
     (void)copt;
     if (opt.progress) bar.update(p + 1, opt.pens);
   }
-  return {score("dinov3-embedder", mine, false), score("dinov3-embedder", mine, true),
-          score("colour-histogram", hist, false), score("colour-histogram", hist, true)};
+  return {score("dinov3-embedder", mine, false),         score("dinov3-embedder", mine, true),
+          score_members("dinov3-embedder", mine, false), score_members("dinov3-embedder", mine, true),
+          score("colour-histogram", hist, false),        score("colour-histogram", hist, true)};
 }
 
 EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
@@ -317,13 +402,31 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
   const float store_margin = ((1 + 2 * cfg.crop_margin) * kStoreNum / kStoreDen - 1) / 2;
   std::vector<CropSample> samples;
   {
+    // Pens are independent simulations: `threads` of them at a time, appended in pen order (the
+    // crops do not depend on the thread count).
     eh::cli::ProgressBar bar("embedder data");
-    for (int p = 0; p < o.train_pens; ++p) {
-      const uint64_t app = static_cast<uint64_t>(o.first_pen + p);
-      for (int k = 0; k < o.clips_per_pen; ++k)
-        collect_clip(app, app * 1000 + 1 + k, clock_hour(app, k), o.frames_per_clip, o.frame_stride, o.min_visibility,
-                     {St, store_margin}, false, &samples);
-      if (o.progress) bar.update(p + 1, o.train_pens, fmt::format("{} crops", samples.size()));
+    const int workers = std::max(1, o.threads);
+    for (int p0 = 0; p0 < o.train_pens; p0 += workers) {
+      const int n = std::min(workers, o.train_pens - p0);
+      std::vector<std::vector<CropSample>> pens(static_cast<size_t>(n));
+      std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
+      std::vector<std::thread> threads;
+      for (int i = 0; i < n; ++i)
+        threads.emplace_back([&, i] {
+          try {
+            const uint64_t app = static_cast<uint64_t>(o.first_pen + p0 + i);
+            for (int k = 0; k < o.clips_per_pen; ++k)
+              collect_clip(app, app * 1000 + 1 + k, clock_hour(app, k), o.frames_per_clip, o.frame_stride, o.min_visibility,
+                           {St, store_margin}, cfg, false, &pens[static_cast<size_t>(i)]);
+          } catch (...) {
+            errors[static_cast<size_t>(i)] = std::current_exception();
+          }
+        });
+      for (auto& t : threads) t.join();
+      for (const auto& e : errors)
+        if (e) std::rethrow_exception(e);
+      for (auto& v : pens) std::move(v.begin(), v.end(), std::back_inserter(samples));
+      if (o.progress) bar.update(p0 + n, o.train_pens, fmt::format("{} crops", samples.size()));
     }
   }
   std::map<std::pair<int, int>, int64_t> ident;
@@ -376,7 +479,7 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
                                       : 0.5 * o.lr * (1 + std::cos(M_PI * (step - o.warmup) / std::max(1, o.steps - o.warmup)));
     std::vector<int64_t> idx(static_cast<size_t>(o.batch));
     for (auto& i : idx) i = rng.uniform_int(0, rep.crops - 1);
-    at::Tensor x = augment_batch(crops, idx, S, rng);
+    at::Tensor x = augment_batch(crops, idx, S, cfg.body_aligned(), rng);
     at::Tensor y = label_t.index({torch::tensor(idx, torch::kLong)});
     at::Tensor e = net->forward(x);
     at::Tensor w = torch::nn::functional::normalize(proxies, torch::nn::functional::NormalizeFuncOptions().dim(1));
@@ -437,10 +540,7 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
   rep.eval_s = seconds_since(t_eval);
   rep.wall_s = seconds_since(t_start);
 
-  nlohmann::json mj = nlohmann::json::array();
-  for (const auto& r : rep.reid)
-    mj.push_back({{"method", r.method}, {"queries", r.queries}, {"rank1_pen", r.rank1_pen}, {"rank1_pool", r.rank1_pool},
-                  {"cos_same", r.cos_same}, {"cos_diff", r.cos_diff}, {"auc", r.auc}});
+  const nlohmann::json mj = reid_json(rep.reid);
   {
     nlohmann::json j = {{"reid", mj}, {"identities", rep.identities}, {"crops", rep.crops}, {"params", rep.params},
                         {"data_s", rep.data_s}, {"train_s", rep.train_s}, {"eval_s", rep.eval_s}, {"wall_s", rep.wall_s},
@@ -459,20 +559,24 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
   card += fmt::format(
       "Simulated pens (`PenSimulator`, 1280x720, 8 pigs): appearance seeds {}..{} ({} identities), {} clips per "
       "appearance seed (dynamics seed = 1000 * appearance + 1 + clip, random clock time so some clips are infrared "
-      "night), {} frames {} apart per clip; crops of the visible box of every pig at least {:.0f}% visible: {} crops. "
+      "night), {} frames {} apart per clip; crops ({}) of every pig at least {:.0f}% visible: {} crops. "
       "Appearance seeds 9001..9999 are never used for training.\n\n",
       o.first_pen, o.first_pen + o.train_pens - 1, rep.identities, o.clips_per_pen, o.frames_per_clip, o.frame_stride,
+      cfg.body_aligned() ? "square on the visible mask's centroid, turned so that its principal axis runs along x"
+                         : "square on the visible box",
       100 * o.min_visibility, rep.crops);
   card += "## Training\n\n";
   card += fmt::format(
       "CosFace (normalised softmax with margin) over the identities, s = {}, m = {}, plus {} x cross-entropy of a "
       "linear posture head on the embedding (standing / sitting / lying sternal / lateral; training only, so that the "
       "behaviour classifier can read posture from the embedding); augmentations: scale 0.85-1.15, "
-      "shift, flips, transpose, brightness/contrast, 20% grey (IR), noise. AdamW lr {} (cosine, {} warm-up steps), "
+      "shift, {}, brightness/contrast, 20% grey (IR), noise. AdamW lr {} (cosine, {} warm-up steps), "
       "weight decay {}, batch {}, {} steps, seed {}, {} thread(s).\n\n"
       "Command: `{}`\n\nWall time: {:.0f} s (data {:.0f} s, training {:.0f} s, evaluation {:.0f} s). Final loss {:.3f}. "
       "Loss curve: loss.svg.\n\n",
-      o.cos_scale, o.cos_margin, o.posture_weight, o.lr, o.warmup, o.weight_decay, o.batch, o.steps, o.seed, o.threads,
+      o.cos_scale, o.cos_margin, o.posture_weight,
+      cfg.body_aligned() ? "half-turns (the head either side; the embedding sums both turns)" : "flips, transpose", o.lr,
+      o.warmup, o.weight_decay, o.batch, o.steps, o.seed, o.threads,
       o.command.empty() ? "(library call train_embedder)" : o.command, rep.wall_s, rep.data_s, rep.train_s, rep.eval_s,
       rep.final_loss);
   card += fmt::format(
@@ -480,7 +584,9 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
       "Appearance seeds {}..{}: per pen, a gallery clip (dynamics seed 1000 a + 1) and a query clip (1000 a + 2) at "
       "different random clock times, {} frames {} apart each; rank-1 = the nearest per-animal gallery mean is the "
       "right animal. Same crops for both embeddings (colour histogram: video/appearance.h, inside the ground-truth "
-      "mask). 'centred' subtracts the pen's gallery mean first (as the tracker does).\n\n",
+      "mask). 'centred' subtracts the pen's gallery mean first (as the tracker does). 'nearest member' scores each "
+      "animal by its most similar gallery vector; 'store pool' does the same through the longitudinal store's "
+      "embedding pool (int8, at most 32 per animal, near-duplicates merged): what the store keeps.\n\n",
       ro.first_pen, ro.first_pen + ro.pens - 1, ro.frames, ro.frame_stride);
   card += format_reid_table(rep.reid);
   write_file((fs::path(o.out_dir) / "card.md").string(), card);

@@ -5,6 +5,7 @@
 // the held-out pens of the re-identification evaluation.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,11 @@ struct EmbedderTrainOptions {
 };
 
 struct ReidMetrics {
-  std::string method;            // "dinov3-embedder", "colour-histogram", each "raw" or "centred"
+  std::string method;            // "dinov3-embedder ...", "colour-histogram ..." (evaluate_reid)
   int queries = 0;
-  double rank1_pen = 0;          // nearest of the pen's per-animal gallery means is the right animal
+  double rank1_pen = 0;          // the most similar of the pen's gallery animals is the right animal
   double rank1_pool = 0;         // ... among all held-out pens' animals
-  double cos_same = 0, cos_diff = 0;  // mean cosine query vs gallery mean, same / different animal (same pen)
+  double cos_same = 0, cos_diff = 0;  // mean similarity query vs gallery animal, same / different animal (same pen)
   double auc = 0;                // P(cos same > cos different) over those pairs
 };
 
@@ -58,8 +59,11 @@ struct ReidOptions {
 
 // Gallery: one clip per pen; queries: another clip of the same animals (other dynamics seed and
 // clock time). Compares `embedder` with the colour-histogram embedding (video/appearance.h) on
-// the same crops. Four rows: each method raw and centred (minus the pen's gallery mean, as the
-// tracker's embedding centring does).
+// the same crops. Six rows: the embedder against per-animal gallery means, raw and centred
+// (minus the pen's gallery mean, as the tracker's embedding centring does); the embedder
+// against each animal's most similar gallery vector, as floats and through the store's
+// embedding pool (int8, bounded: what the longitudinal store keeps); the colour histogram raw
+// and centred.
 std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptions& opt);
 
 struct EmbedderTrainReport {
@@ -76,5 +80,6 @@ struct EmbedderTrainReport {
 EmbedderTrainReport train_embedder(const EmbedderTrainOptions& opt);
 
 std::string format_reid_table(const std::vector<ReidMetrics>& rows);  // markdown
+nlohmann::json reid_json(const std::vector<ReidMetrics>& rows);         // array of objects, one per row
 
 }  // namespace eh::animal

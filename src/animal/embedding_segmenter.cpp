@@ -14,7 +14,8 @@ std::string EmbeddingSegmenter::name() const { return inner_->name() + " + " + e
 
 void EmbeddingSegmenter::attach(const cv::Mat& image, eh::track::Detections& d) const {
   if (image.empty() || d.empty()) return;
-  std::vector<std::vector<float>> e = embedder_->embed(image, d.boxes);
+  std::vector<eh::data::Rle> encoded;
+  std::vector<std::vector<float>> e = embedder_->embed(image, d.boxes, d.mask_rles(&encoded));
   // All or none: an instance whose box misses the image gets the mean of the others (neutral).
   std::vector<float> mean(static_cast<size_t>(embedder_->dim()), 0.0f);
   std::vector<bool> zero(e.size());

@@ -46,6 +46,9 @@ MaskShape mask_shape(const eh::data::Rle& mask, const cv::Rect2f& box) {
   s.major = static_cast<float>(std::sqrt(l1));
   s.elong = l1 > 0 ? static_cast<float>(std::sqrt(l2 / l1)) : 0.0f;
   s.compact = l1 > 0 && l2 > 0 ? static_cast<float>(n / (4 * M_PI * std::sqrt(l1 * l2))) : 0.0f;
+  s.cx = static_cast<float>(mx);
+  s.cy = static_cast<float>(my);
+  s.angle = static_cast<float>(0.5 * std::atan2(2 * cxy, cxx - cyy));
   return s;
 }
 

@@ -14,6 +14,9 @@ struct MaskShape {
   float elong = 0;     // minor / major standard deviation of the pixels (1: a disc, -> 0: a line)
   float major = 0;     // standard deviation along the principal axis, pixels
   float compact = 0;   // area / (4 pi major minor): 1 for a filled ellipse, less for ragged outlines
+  // Centroid (pixel indices: the first pixel's centre is 0, as OpenCV's warps count) and the
+  // principal axis's direction, radians in (-pi/2, pi/2], x right and y down.
+  float cx = 0, cy = 0, angle = 0;
   bool has_mask() const { return fill >= 0; }
 };
 

@@ -107,15 +107,17 @@ int run(const Opts& o) {
     e.config_path = (cfg / "pen_tiny_embedder.json").string();
     e.overwrite = true;
     e.first_pen = 1;
+    // Body-aligned, background-masked crops (the config); 12 frames per clip and 5000 steps: the
+    // recipe that re-identifies better than the colour histogram (docs/animal.md).
     e.train_pens = 48;
     e.clips_per_pen = 3;
-    e.frames_per_clip = 2;
-    e.frame_stride = 18;
-    e.steps = 500;
-    e.batch = 48;
-    e.lr = 0.001;
-    e.warmup = 40;
-    e.eval_pens = 8;
+    e.frames_per_clip = 12;
+    e.frame_stride = 12;
+    e.steps = 5000;
+    e.batch = 32;
+    e.lr = 0.002;
+    e.warmup = 200;
+    e.eval_pens = 20;
     e.threads = at::get_num_threads();
     e.command = "edgeherd train-demo (stage embedder)";
     const auto r = eh::animal::train_embedder(e);
@@ -127,8 +129,8 @@ int run(const Opts& o) {
     eh::animal::BehaviourTrainOptions b;
     b.out_dir = (out / "behaviour").string();
     // Motion/shape features and the pixel posture network (pens 3001..3120), as the committed
-    // model; the embedder does not re-identify yet (embedder/card.md), so its vectors are not an
-    // input.
+    // model. The embedder's vectors are not an input: with them every frame is rendered and
+    // embedded, which costs more than the stage's budget (docs/animal.md).
     b.overwrite = true;
     b.first_seed = 1;
     b.train_pens = 48;

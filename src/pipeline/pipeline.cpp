@@ -644,7 +644,8 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
       if (models.embedder && !f.image.empty() && !dets.empty()) {
         t0 = Clock::now();
         t0c = thread_cpu_ms();
-        std::vector<std::vector<float>> e = models.embedder->embed(f.image, dets.boxes);
+        std::vector<eh::data::Rle> encoded;
+        std::vector<std::vector<float>> e = models.embedder->embed(f.image, dets.boxes, dets.mask_rles(&encoded));
         if (e.size() != dets.size())
           throw eh::Error(fmt::format("embedder {}: {} embeddings for {} boxes", models.embedder->name(), e.size(), dets.size()));
         dets.embeddings = std::move(e);

@@ -38,6 +38,14 @@ void Detections::validate(const std::string& where) const {
   }
 }
 
+const std::vector<eh::data::Rle>* Detections::mask_rles(std::vector<eh::data::Rle>* scratch) const {
+  if (!rles.empty()) return &rles;
+  if (masks.empty()) return nullptr;
+  scratch->clear();
+  for (const auto& m : masks) scratch->push_back(eh::data::rle_encode(m));
+  return scratch;
+}
+
 std::size_t Detections::bytes() const {
   std::size_t b = boxes.capacity() * sizeof(cv::Rect2f) + scores.capacity() * sizeof(float);
   for (const auto& m : masks) b += m.total() * m.elemSize();

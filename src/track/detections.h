@@ -45,6 +45,9 @@ struct Detections {
 
   // Bytes held by the arrays (masks and embeddings included).
   std::size_t bytes() const;
+
+  // The masks as COCO RLEs: &rles, or `masks` encoded into *scratch; null when there are none.
+  const std::vector<eh::data::Rle>* mask_rles(std::vector<eh::data::Rle>* scratch) const;
 };
 
 }  // namespace eh::track
