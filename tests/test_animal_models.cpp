@@ -383,6 +383,22 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
   auto m = load_behaviour_model(o.out_dir);
   ASSERT_TRUE(m->uses_pixels());
   EXPECT_NE(m->name().find("pixel posture"), std::string::npos) << m->name();
+  {
+    // With an embedder too, the embedding is taken on the same drawn frames as the posture: the
+    // same observations become samples, each with its vector.
+    BehaviourTrainOptions oe = o;
+    oe.out_dir = (eh::test::temp_dir("beh_posture_emb") / "model").string();
+    oe.posture.from_dir = o.out_dir;
+    auto j = tiny_embedder_config();
+    j["crop_align"] = "body";
+    j["mask_background"] = true;
+    const auto ed = write_tiny_embedder("beh_posture_embedder");
+    std::ofstream(ed / "config.json") << j.dump(2);
+    oe.embedder_dir = ed.string();
+    const auto re = train_behaviour(oe);
+    EXPECT_EQ(re.train_samples, r.train_samples);
+    EXPECT_EQ(load_behaviour_model(oe.out_dir)->embedding_dim(), 16);
+  }
 
   eh::data::SimConfig sc;
   sc.seed = 5;

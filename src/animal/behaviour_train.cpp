@@ -67,8 +67,8 @@ double pen_hour(uint64_t seed, const BehaviourClipOptions& o) {
 // The posture network's output for the observations of one frame (BehaviourModel::posture).
 using PostureFn = std::function<std::vector<PostureProbs>(const cv::Mat&, const std::vector<TrackObservation>&)>;
 
-// posture_every > 1: the posture network runs (and frames are drawn) on every k-th frame only
-// (not with an embedder, which needs every frame).
+// posture_every > 1: the posture network and the embedder run (and frames are drawn) on every
+// k-th frame only; only those observations become training samples (build_samples).
 Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder* emb, const PostureFn* posture,
                    double* embed_s, bool keep_masks, int posture_every = 1) {
   eh::data::SimConfig cfg;
@@ -79,7 +79,7 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
     cfg.activity = std::exp(r.uniform(0.0, std::log(o.max_activity)));
   }
   cfg.render = emb != nullptr || posture != nullptr;
-  if (!emb && posture) cfg.render_every = posture_every;
+  if (posture) cfg.render_every = posture_every;
   cfg.masks = true;
   eh::data::PenSimulator sim(cfg);
   Clip c;
@@ -117,7 +117,7 @@ Clip simulate_clip(uint64_t seed, const BehaviourClipOptions& o, const Embedder*
         fr.obs[i].has_posture = true;
       }
     }
-    if (emb && !seen.empty()) {
+    if (emb && !seen.empty() && !sim.frame().empty()) {
       std::vector<cv::Rect2f> boxes;
       std::vector<eh::data::Rle> masks;
       for (const auto& t : seen) {
