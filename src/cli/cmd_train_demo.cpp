@@ -129,8 +129,8 @@ int run(const Opts& o) {
     eh::animal::BehaviourTrainOptions b;
     b.out_dir = (out / "behaviour").string();
     // Motion/shape features and the pixel posture network (pens 3001..3120), as the committed
-    // model. The embedder's vectors are not an input: with them every frame is rendered and
-    // embedded, which costs more than the stage's budget (docs/animal.md).
+    // model. The embedder's vectors are not an input: with them the classifier scored lower on
+    // validation, and embedding the drawn frames nearly doubled the training run (docs/animal.md).
     b.overwrite = true;
     b.first_seed = 1;
     b.train_pens = 48;
