@@ -44,7 +44,6 @@ struct CropSample {
   int id = 0;   // pig id in that pen
   int posture = 0;  // eh::data::Posture
   cv::Mat crop; // BGR 8-bit
-  std::vector<float> hist;  // colour histogram (evaluation only; may be empty)
 };
 
 // A segmenter's mask, not the renderer's: half of them coarsened to a quarter of the crop's
@@ -64,7 +63,7 @@ void roughen_mask(cv::Mat* m, eh::data::Rng& rng) {
 
 // Renders one clip and crops every sufficiently visible animal at frames 0, stride, 2 stride, ...
 void collect_clip(uint64_t app_seed, uint64_t dyn_seed, double hour, int frames, int stride, float min_vis,
-                  const CropOptions& copt, const EmbedderConfig& ecfg, bool hist, std::vector<CropSample>* out) {
+                  const CropOptions& copt, const EmbedderConfig& ecfg, std::vector<CropSample>* out) {
   const bool body_aligned = ecfg.body_aligned();
   eh::data::Rng mask_rng(eh::data::derive_seed(dyn_seed, 7101));
   cv::Mat mask_crop;
@@ -93,10 +92,6 @@ void collect_clip(uint64_t app_seed, uint64_t dyn_seed, double hour, int frames,
         }
       } else
         make_crop(sim.frame(), cv::Rect2f(g.visible_box), copt, &s.crop);
-      if (hist) {
-        const eh::track::CropMask cm = eh::track::crop_mask(g.mask);
-        if (!cm.empty()) s.hist = eh::video::colour_histogram_embedding(sim.frame(), cm.bits, cm.roi);
-      }
       out->push_back(std::move(s));
     }
   }
@@ -331,7 +326,6 @@ std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptio
     throw Error("re-identification: pens, frames and frame stride must be > 0");
   std::vector<PenEmb> mine(static_cast<size_t>(opt.pens)), hist(static_cast<size_t>(opt.pens));
   eh::cli::ProgressBar bar("re-id eval");
-  const CropOptions copt{64, 0.05f};  // only the crop's pixels are unused here: the embedder crops itself
   for (int p = 0; p < opt.pens; ++p) {
     const uint64_t app = static_cast<uint64_t>(opt.first_pen + p);
     for (int clip = 0; clip < 2; ++clip) {
@@ -371,7 +365,6 @@ std::vector<ReidMetrics> evaluate_reid(const Embedder& embedder, const ReidOptio
         }
       }
     }
-    (void)copt;
     if (opt.progress) bar.update(p + 1, opt.pens);
   }
   return {score("dinov3-embedder", mine, false),         score("dinov3-embedder", mine, true),
@@ -417,7 +410,7 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
             const uint64_t app = static_cast<uint64_t>(o.first_pen + p0 + i);
             for (int k = 0; k < o.clips_per_pen; ++k)
               collect_clip(app, app * 1000 + 1 + k, clock_hour(app, k), o.frames_per_clip, o.frame_stride, o.min_visibility,
-                           {St, store_margin}, cfg, false, &pens[static_cast<size_t>(i)]);
+                           {St, store_margin}, cfg, &pens[static_cast<size_t>(i)]);
           } catch (...) {
             errors[static_cast<size_t>(i)] = std::current_exception();
           }
