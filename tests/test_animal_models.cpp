@@ -14,6 +14,7 @@
 #include "animal/embedder.h"
 #include "animal/embedder_train.h"
 #include "animal/embedding_segmenter.h"
+#include "animal/posture_train.h"
 #include "core/error.h"
 #include "core/state_dict.h"
 #include "core/tensor_io.h"
@@ -355,6 +356,30 @@ TEST(AnimalTraining, BehaviourTrainsAndStreamContract) {
   s->drop(1);
   EXPECT_EQ(s->update({}).size(), 0u);
   EXPECT_THROW(m->new_stream({0, 720}, 6.0), eh::Error);
+
+  // Evaluation: the pens' own confusion matrices add up to the whole run's.
+  BehaviourEvalOptions e;
+  e.model_dir = o.out_dir;
+  e.first_seed = 8301;
+  e.pens = 2;
+  e.clip.minutes = 0.25;
+  e.out_dir = (fs::path(o.out_dir).parent_path() / "eval").string();
+  e.progress = false;
+  e.threads = 1;
+  const auto ev = eval_behaviour(e);
+  ASSERT_EQ(ev.per_pen.size(), 2u);
+  EXPECT_EQ(ev.per_pen[0].num_gt + ev.per_pen[1].num_gt, ev.result.num_gt);
+  for (size_t g = 0; g < ev.result.confusion.size(); ++g)
+    for (size_t p = 0; p < ev.result.confusion[g].size(); ++p)
+      EXPECT_EQ(ev.per_pen[0].confusion[g][p] + ev.per_pen[1].confusion[g][p], ev.result.confusion[g][p]) << g << "," << p;
+  const auto metrics = nlohmann::json::parse(eh::test::read_file(fs::path(e.out_dir) / "metrics.json"));
+  ASSERT_EQ(metrics.at("per_pen").size(), 2u);
+  EXPECT_EQ(metrics["per_pen"][1]["pen"].get<int>(), 8302);
+  EXPECT_EQ(metrics["per_pen"][1]["observations"].get<int64_t>(), ev.per_pen[1].num_gt);
+  EXPECT_NEAR(metrics["per_pen"][0]["top1"].get<double>(), ev.per_pen[0].accuracy, 1e-12);
+  const std::string pens_md = eh::test::read_file(fs::path(e.out_dir) / "pens.md");
+  EXPECT_NE(pens_md.find("| 8301 | " + std::to_string(ev.per_pen[0].num_gt) + " | "), std::string::npos) << pens_md;
+  EXPECT_NE(pens_md.find("| 8302 | "), std::string::npos);
   // Validation and held-out seeds must not overlap the training seeds.
   o.overwrite = true;
   o.first_val_seed = 1;
@@ -456,6 +481,31 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
   o.overwrite = true;
   o.posture.first_seed = o.first_seed;
   EXPECT_THROW(train_behaviour(o), eh::UsageError);
+}
+
+TEST(AnimalTraining, PostureSittingFromMoreFramesLeavesTheOthersAlone) {
+  // Sitting animals from every 2nd frame, the others from every 6th: the upright and lying crops
+  // are the same frames' as without the option, and there are more sitting crops.
+  PostureTrainOptions o;
+  o.pens = 1;
+  o.first_seed = 3004;  // a pig sits in its first half-minute
+  o.minutes = 0.5;
+  o.every = 6;
+  o.crop_size = 16;
+  o.channels = {4};
+  o.epochs = 1;
+  o.batch = 8;
+  o.max_activity = 3;
+  BehaviourClipOptions clip;
+  const auto plain = train_posture(o, clip, 1, false);
+  o.sit_every = 2;
+  const auto dense = train_posture(o, clip, 1, false);
+  EXPECT_EQ(dense.counts[0], plain.counts[0]);
+  EXPECT_EQ(dense.counts[2], plain.counts[2]);
+  ASSERT_GT(plain.counts[1], 0) << "pick a pen with a sitting pig";
+  EXPECT_GE(dense.counts[1], 2 * plain.counts[1]);
+  o.sit_every = 4;  // does not divide 6
+  EXPECT_THROW(train_posture(o, clip, 1, false), eh::UsageError);
 }
 
 TEST(AnimalBehaviour, LoadErrorsNameTheField) {

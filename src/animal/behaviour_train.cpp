@@ -290,16 +290,38 @@ BehaviourEvalReport finish_run(const StreamRun& run) {
   return rep;
 }
 
-// The 95% interval over the run's pens (clips): each pen scored on its own, then resampled.
-// Only eval_behaviour reports it (the validation grid of train_behaviour does not need it).
-eh::eval::ClassificationInterval interval_over_pens(const StreamRun& run) {
+// Each pen (clip) of the run scored on its own, in clip order.
+std::vector<eh::eval::ClassificationResult> results_per_pen(const StreamRun& run) {
   std::map<int64_t, std::pair<eh::eval::LabelSet, eh::eval::LabelSet>> pens;  // clip -> (truth, predictions)
   for (const auto& kv : run.gt.labels) pens[kv.first.first / 1000000].first.labels.insert(kv);
   for (const auto& kv : run.pred.labels) pens[kv.first.first / 1000000].second.labels.insert(kv);
+  const int64_t n = pens.empty() ? 0 : pens.rbegin()->first + 1;
   std::vector<eh::eval::ClassificationResult> units;
-  for (const auto& [clip, sets] : pens)
+  for (int64_t clip = 0; clip < n; ++clip) {  // a pen with no observation scores as empty
+    const auto& sets = pens[clip];
     units.push_back(eh::eval::evaluate_classification(sets.first, sets.second, eh::eval::edinburgh_pig_classes()));
-  return units.empty() ? eh::eval::ClassificationInterval{} : eh::eval::bootstrap_interval(units, 2000, 1);
+  }
+  return units;
+}
+
+// One row per pen: its score and its most frequent error, so that a pen (or an animal in it)
+// that holds many of the errors stands out.
+std::string per_pen_markdown(const std::vector<eh::eval::ClassificationResult>& pens, int first_seed) {
+  std::string s = "| pen | observations | top-1 | macro-F1 | errors | most frequent error |\n| ---: | ---: | ---: | ---: | ---: | --- |\n";
+  for (size_t i = 0; i < pens.size(); ++i) {
+    const auto& r = pens[i];
+    int64_t worst = 0;
+    std::string what = "-";
+    for (size_t g = 0; g < r.confusion.size(); ++g)
+      for (size_t p = 0; p < r.confusion[g].size(); ++p)
+        if (g != p && r.confusion[g][p] > worst) {
+          worst = r.confusion[g][p];
+          what = fmt::format("{} called {} ({})", r.class_names[g], r.class_names[p], worst);
+        }
+    s += fmt::format("| {} | {} | {:.2f}% | {:.2f}% | {} | {} |\n", first_seed + static_cast<int>(i), r.num_gt, 100 * r.accuracy,
+                     100 * r.macro_f1, r.num_gt - r.num_correct, what);
+  }
+  return s;
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -414,7 +436,9 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
     if (o.progress) bar.update(i + 1, o.pens);
   }
   BehaviourEvalReport rep = finish_run(run);
-  rep.interval = interval_over_pens(run);
+  // The 95% interval over the pens: each pen scored on its own, then resampled.
+  rep.per_pen = results_per_pen(run);
+  if (!rep.per_pen.empty()) rep.interval = eh::eval::bootstrap_interval(rep.per_pen, 2000, 1);
   rep.embed_ms_per_frame = rep.frames ? 1000 * embed_s / rep.frames : 0;
   if (!o.out_dir.empty()) {
     fs::create_directories(o.out_dir);
@@ -440,7 +464,18 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
     j["interval_over_pens"] = {{"method", "percentile bootstrap over pens"}, {"level", ci.level},      {"pens", ci.units},
                                {"resamples", ci.resamples},                  {"top1", {ci.accuracy_lo, ci.accuracy_hi}},
                                {"macro_f1", {ci.macro_f1_lo, ci.macro_f1_hi}}};
+    nlohmann::json pj = nlohmann::json::array();
+    for (size_t i = 0; i < rep.per_pen.size(); ++i) {
+      const auto& r = rep.per_pen[i];
+      pj.push_back({{"pen", o.first_seed + static_cast<int>(i)},
+                    {"observations", r.num_gt},
+                    {"top1", r.accuracy},
+                    {"macro_f1", r.macro_f1},
+                    {"confusion", r.confusion}});
+    }
+    j["per_pen"] = pj;
     write_json((fs::path(o.out_dir) / "metrics.json").string(), j);
+    eh::report::write_text((fs::path(o.out_dir) / "pens.md").string(), per_pen_markdown(rep.per_pen, o.first_seed));
   }
   return rep;
 }
@@ -718,7 +753,7 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     card += fmt::format(
         "## Posture network\n\nCNN on the animal's crop ({0}x{0}, margin {1}) plus its mask: {2} stride-2 conv blocks "
         "(conv 3x3, batch norm, ReLU; widths {3}), global mean, linear -> upright / sitting / lying; {4} parameters. Trained "
-        "first, on pens {5}..{6} of its own ({7} min each, one frame in {8}, clock time anywhere in the day): {9} crops "
+        "first, on pens {5}..{6} of its own ({7} min each, one frame in {8}, clock time anywhere in the day{19}): {9} crops "
         "(upright {10}, sitting {11}, lying {12}), boxes jittered, half the masks coarsened; {13} epochs, batch {14}, AdamW "
         "lr {15}; {16:.0f} s. Accuracy on the validation pens' animals (ground-truth boxes and masks): {17:.2f}%. The MLP's "
         "training samples are one frame in {18} of its pens (the frames the posture network saw; the motion history "
@@ -726,7 +761,9 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
         cfg.posture.crop_size, cfg.posture.margin, cfg.posture.channels.size(), ch, pp, o.posture.first_seed,
         o.posture.first_seed + o.posture.pens - 1, o.posture.minutes, o.posture.every, posture.samples, posture.counts[0],
         posture.counts[1], posture.counts[2], o.posture.epochs, o.posture.batch, o.posture.lr, rep.posture_s,
-        100 * rep.posture_val_accuracy, o.posture.mlp_every);
+        100 * rep.posture_val_accuracy, o.posture.mlp_every,
+        fmt::format("{}{}", o.posture.max_activity > 1 ? fmt::format(", activity log-uniform in [1, {}]", o.posture.max_activity) : "",
+                    o.posture.sit_every > 0 ? fmt::format(", sitting animals from one frame in {}", o.posture.sit_every) : ""));
   }
   card += fmt::format(
       "## Data\n\nGround-truth tracks of simulated pens (1280x720, 6 fps, 8 pigs, hard cases on), {} min each, clock time "

@@ -35,6 +35,12 @@ struct PostureTrainOptions {
   // Every k-th frame (only those are drawn). Sparse on purpose: a pig keeps its posture for
   // minutes, so dense frames of few pens let the network learn the animals, not the postures.
   int every = 30;
+  // SimConfig::activity of each posture pen drawn log-uniform in [1, max_activity]: livelier
+  // pens lie less and sit more, and sitting is the rarest posture (1: every pen as deployed).
+  double max_activity = 1.0;
+  // Sitting animals from every k-th frame (0: every `every`-th, like the others; else a divisor
+  // of `every`): sitting is the rarest posture, about 2 % of the crops. Frames are drawn every k.
+  int sit_every = 0;
   int crop_size = 48;
   float margin = 0.15f;
   std::vector<int> channels{16, 32, 64, 64};
@@ -81,7 +87,7 @@ struct BehaviourEvalOptions {
   int first_seed = 9001, pens = 10;
   BehaviourClipOptions clip;
   bool smoothing = true;         // false: per-frame argmax of the classifier (stay = 0)
-  std::string out_dir;           // non-empty: confusion.md, confusion.svg, metrics.json
+  std::string out_dir;           // non-empty: confusion.md, confusion.svg, pens.md, metrics.json
   bool progress = true;
   int threads = 2;
 };
@@ -92,6 +98,8 @@ struct BehaviourEvalReport {
   // fixed seed; eval_behaviour only): how much the figures would move on other pens. A rare class (running: a few
   // bouts in 10 pens) makes macro-F1 swing by points.
   eh::eval::ClassificationInterval interval;
+  // Each pen scored on its own, in pen order (eval_behaviour only): which pens hold the errors.
+  std::vector<eh::eval::ClassificationResult> per_pen;
   int frames = 0, observations = 0;
   double ms_per_frame = 0;       // BehaviourStream::update per frame (embedding excluded)
   double embed_ms_per_frame = 0; // embedder per frame when used

@@ -43,14 +43,18 @@ Samples collect(const PostureTrainOptions& o, const BehaviourClipOptions& clip, 
     eh::data::SimConfig cfg;
     cfg.seed = pen;
     cfg.start_hour = rng.uniform(0, 24);
-    cfg.render_every = o.every;  // only the frames taken are drawn
+    if (o.max_activity > 1) cfg.activity = std::exp(rng.uniform(0.0, std::log(o.max_activity)));
+    const int draw_every = o.sit_every > 0 ? o.sit_every : o.every;
+    cfg.render_every = draw_every;  // only the frames taken are drawn
     eh::data::PenSimulator sim(cfg);
     const int n = static_cast<int>(std::lround(o.minutes * 60 * cfg.fps));
     for (int f = 0; f < n; ++f) {
       sim.step();
-      if (f % o.every) continue;
+      if (f % draw_every) continue;
+      const bool all = f % o.every == 0;  // else sitting animals only
       for (const auto& g : sim.ground_truth()) {
         if (g.visible_pixels < clip.min_visible_pixels || g.visible_box.area() <= 0) continue;
+        if (!all && g.pose.posture != eh::data::Posture::Sitting) continue;
         // A segmenter's box is not the exact visible box: jitter position and size a little.
         cv::Rect2f b(g.visible_box);
         const float w = b.width, h = b.height;
@@ -111,6 +115,9 @@ PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourCl
   if (o.first_seed < 1 || (o.first_seed + o.pens - 1 >= 9001 && o.first_seed <= 9999))
     throw UsageError("posture: pen seeds must avoid 9001..9999 (held out)");
   if (o.every < 1 || o.epochs < 1 || o.batch < 2) throw UsageError("posture: every, epochs must be >= 1 and batch >= 2");
+  if (o.max_activity < 1) throw UsageError("posture: --posture-activity must be >= 1");
+  if (o.sit_every < 0 || (o.sit_every > 0 && o.every % o.sit_every != 0))
+    throw UsageError(fmt::format("posture: --posture-sit-every must divide --posture-every ({}), got {}", o.every, o.sit_every));
   PostureTrainResult r;
   r.cfg.crop_size = o.crop_size;
   r.cfg.margin = o.margin;

@@ -19,7 +19,7 @@ eh::cli::Registrar reg({"eval-behaviour", "Evaluate a behaviour model on held-ou
   app.add_option("--pens", o->pens, "Pens")->capture_default_str();
   app.add_option("--minutes", o->clip.minutes, "Minutes per pen")->capture_default_str();
   app.add_flag("!--no-smoothing", o->smoothing, "Per-frame classifier output, no temporal filter");
-  app.add_option("--out", o->out_dir, "Write confusion.md, confusion.svg and metrics.json here");
+  app.add_option("--out", o->out_dir, "Write confusion.md, confusion.svg, pens.md (per pen) and metrics.json here");
   return [o]() {
     o->threads = at::get_num_threads();
     const auto r = eh::animal::eval_behaviour(*o);

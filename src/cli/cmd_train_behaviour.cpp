@@ -31,7 +31,13 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
   app.add_option("--posture-minutes", o->posture.minutes, "Minutes per posture pen")->capture_default_str();
   app.add_option("--posture-every", o->posture.every, "Posture crops from every k-th frame")->capture_default_str();
   app.add_option("--posture-epochs", o->posture.epochs, "Posture network epochs")->capture_default_str();
+  app.add_option("--posture-activity", o->posture.max_activity,
+                 "Posture pens' activity drawn log-uniform in [1, this] (livelier pens: more sitting)")
+      ->capture_default_str();
   app.add_option("--posture-mlp-every", o->posture.mlp_every, "With a posture network: MLP samples from every k-th frame of its pens")
+      ->capture_default_str();
+  app.add_option("--posture-sit-every", o->posture.sit_every,
+                 "Sitting animals' posture crops from every k-th frame (0: as --posture-every; else a divisor of it)")
       ->capture_default_str();
   app.add_option("--train-activity", o->clip.max_activity,
                  "Training pens' activity drawn log-uniform in [1, this] (livelier pens: more rare behaviours)")
@@ -55,9 +61,11 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
         o->clip.max_activity > 1 ? fmt::format(" --train-activity {}", o->clip.max_activity) : "",
         !o->posture.from_dir.empty() ? " --posture-from " + o->posture.from_dir
         : o->posture.pens > 0 ? fmt::format(" --posture-pens {} --posture-seed {} --posture-minutes {} --posture-every {} --posture-epochs {} "
-                                          "--posture-mlp-every {}",
+                                          "--posture-mlp-every {}{}{}",
                                           o->posture.pens, o->posture.first_seed, o->posture.minutes, o->posture.every, o->posture.epochs,
-                                          o->posture.mlp_every)
+                                          o->posture.mlp_every,
+                                          o->posture.max_activity > 1 ? fmt::format(" --posture-activity {}", o->posture.max_activity) : "",
+                                          o->posture.sit_every > 0 ? fmt::format(" --posture-sit-every {}", o->posture.sit_every) : "")
                             : "");
     const auto r = eh::animal::train_behaviour(*o);
     if (r.posture_samples > 0)
