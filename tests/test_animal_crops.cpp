@@ -361,7 +361,7 @@ TEST_F(AnimalFeatures, OutlineAgainstTheAnimalsOwnWalkingOutline) {
   EXPECT_NEAR(f[feature_index("walking_ref_age")], 10.0f / 600, 1e-6);
 }
 
-TEST_F(AnimalFeatures, OutlineJitterOverTwoSeconds) {
+TEST_F(AnimalFeatures, OutlineJitterOverTwoAndTenSeconds) {
   // A pig at the trough whose head bobs: the box's height alternates 100 / 110 px and the mask's
   // major standard deviation 50 / 52 px every frame; the width (200 px = the body length) stays.
   for (int i = 0; i < 30; ++i) {
@@ -377,4 +377,12 @@ TEST_F(AnimalFeatures, OutlineJitterOverTwoSeconds) {
   // Standing still: no jitter.
   for (int i = 30; i < 45; ++i) h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, 100), MaskShape{0.7f, 0.4f, 50.0f, 0.9f}, f.data());
   for (auto n : {"box_w_std_2s", "box_h_std_2s", "mask_len_std_2s"}) EXPECT_NEAR(f[feature_index(n)], 0.0f, 1e-6) << n;
+  // The 10 s window still holds all 45 frames: 30 at 100 px (50 px), 15 at 110 px (52 px).
+  const double sd10 = std::sqrt(30.0 * 15) / 45;  // per unit of the step
+  EXPECT_NEAR(f[feature_index("box_w_std_10s")], 0.0f, 1e-6);
+  EXPECT_NEAR(f[feature_index("box_h_std_10s")], 10 * sd10 / 200, 1e-5);
+  EXPECT_NEAR(f[feature_index("mask_len_std_10s")], 4 * 2 * sd10 / 200, 1e-5);
+  // 10 s later only the still frames are left.
+  for (int i = 45; i < 110; ++i) h.push_and_features(i / 6.0, cv::Rect2f(300, 300, 200, 100), MaskShape{0.7f, 0.4f, 50.0f, 0.9f}, f.data());
+  for (auto n : {"box_w_std_10s", "box_h_std_10s", "mask_len_std_10s"}) EXPECT_NEAR(f[feature_index(n)], 0.0f, 1e-6) << n;
 }

@@ -17,6 +17,7 @@ const std::vector<std::string> kNames = {
     "log_aspect", "log_area_rel", "log_aspect_rel",  // vs the track's 3 s median
     "d_log_aspect_0.5s", "d_log_aspect_1s", "d_log_area_1s",
     "box_w_std_2s", "box_h_std_2s", "mask_len_std_2s",  // outline jitter: a feeding head bobs, a standing one looks around
+    "box_w_std_10s", "box_h_std_10s", "mask_len_std_10s",  // over 10 s: a lying or drinking pig holds still, a standing one does not
     "mask_fill", "mask_fill_rel", "has_mask",
     "mask_elong", "mask_elong_rel", "mask_major_over_len", "mask_compact",  // outline: posture from above
     "elong_vs_walking", "log_area_vs_walking", "walking_ref_age",  // vs the outline while walking
@@ -210,11 +211,13 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, const Mask
     out[k++] = b ? std::fabs(la - std::log(b->w / b->h)) : 0.0f;
     out[k++] = b ? std::fabs(std::log(c.w * c.h / (b->w * b->h))) : 0.0f;
   }
-  {
-    // Standard deviations over the last 2 s, in body lengths. A pig at the trough that eats
-    // moves its head down and up (~0.6 Hz); one that only stands there does not.
+  // Outline jitter: standard deviations of the box's width and height and of the mask's length
+  // over the last `win` seconds, in body lengths. A pig at the trough that eats moves its head
+  // down and up (~0.6 Hz); one that only stands there does not (2 s). A standing pig looks
+  // around every few seconds; a lying one, or one drinking, holds still (10 s).
+  auto jitter = [&](double win) {
     double n = 0, sw = 0, sw2 = 0, sh = 0, sh2 = 0, sm = 0, sm2 = 0, nm = 0;
-    for (auto it = h_.rbegin(); it != h_.rend() && t - it->t <= 2.0 + 1e-6; ++it) {
+    for (auto it = h_.rbegin(); it != h_.rend() && t - it->t <= win + 1e-6; ++it) {
       ++n;
       sw += it->w, sw2 += double(it->w) * it->w, sh += it->h, sh2 += double(it->h) * it->h;
       if (it->shape.has_mask()) ++nm, sm += 4 * it->shape.major, sm2 += 16.0 * it->shape.major * it->shape.major;
@@ -223,7 +226,9 @@ void TrackHistory::push_and_features(double t, const cv::Rect2f& box, const Mask
     out[k++] = static_cast<float>(sd(sw, sw2, n) / L);
     out[k++] = static_cast<float>(sd(sh, sh2, n) / L);
     out[k++] = static_cast<float>(sd(sm, sm2, nm) / L);
-  }
+  };
+  jitter(2.0);
+  jitter(10.0);
   const MaskShape& m = c.shape;
   out[k++] = m.has_mask() ? m.fill : 0.0f;
   out[k++] = m.has_mask() && !fl.empty() ? m.fill - median(fl) : 0.0f;

@@ -139,6 +139,8 @@ int run(const Opts& o) {
     b.clip.max_activity = 3;  // livelier training pens: more running, playing and sitting samples
     b.lag_frames = b.lookahead_frames = 6;  // the classifier reads the next second of motion
     b.posture.pens = 120;
+    b.posture.max_activity = 3;  // livelier posture pens and sitting pigs from one frame in 6:
+    b.posture.sit_every = 6;     // sitting, the rarest posture, was its weakest class
     b.threads = at::get_num_threads();
     b.command = "edgeherd train-demo (stage behaviour)";
     const auto r = eh::animal::train_behaviour(b);
