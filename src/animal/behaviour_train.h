@@ -36,7 +36,8 @@ struct PostureTrainOptions {
   // minutes, so dense frames of few pens let the network learn the animals, not the postures.
   int every = 30;
   // SimConfig::activity of each posture pen drawn log-uniform in [1, max_activity]: livelier
-  // pens lie less and sit more, and sitting is the rarest posture (1: every pen as deployed).
+  // pens lie less, so more of the crops are upright (and a few more sitting; 1: every pen as
+  // deployed).
   double max_activity = 1.0;
   // Sitting animals from every k-th frame (0: every `every`-th, like the others; else a divisor
   // of `every`): sitting is the rarest posture, about 2 % of the crops. Frames are drawn every k.

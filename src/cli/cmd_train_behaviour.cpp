@@ -32,7 +32,7 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
   app.add_option("--posture-every", o->posture.every, "Posture crops from every k-th frame")->capture_default_str();
   app.add_option("--posture-epochs", o->posture.epochs, "Posture network epochs")->capture_default_str();
   app.add_option("--posture-activity", o->posture.max_activity,
-                 "Posture pens' activity drawn log-uniform in [1, this] (livelier pens: more sitting)")
+                 "Posture pens' activity drawn log-uniform in [1, this] (livelier pens: fewer lying crops)")
       ->capture_default_str();
   app.add_option("--posture-mlp-every", o->posture.mlp_every, "With a posture network: MLP samples from every k-th frame of its pens")
       ->capture_default_str();
