@@ -290,6 +290,51 @@ TEST(AnimalEmbedder, SegmenterWrapperAttachesAllOrNone) {
   EXPECT_THROW(EmbeddingSegmenter(nullptr, e), eh::Error);
 }
 
+TEST(AnimalEmbedder, MasksArePassedOnlyToAnEmbedderThatReadsThem) {
+  // Records the masks it was given.
+  struct Recorder : Embedder {
+    bool reads = false;
+    mutable std::vector<eh::data::Rle> seen;
+    mutable bool got_null = false;
+    int dim() const override { return 1; }
+    bool reads_masks() const override { return reads; }
+    std::vector<std::vector<float>> embed(const cv::Mat&, const std::vector<cv::Rect2f>& boxes,
+                                          const std::vector<eh::data::Rle>* masks) const override {
+      got_null = masks == nullptr;
+      seen = masks ? *masks : std::vector<eh::data::Rle>{};
+      return std::vector<std::vector<float>>(boxes.size(), std::vector<float>{1.0f});
+    }
+    std::string name() const override { return "recorder"; }
+    std::size_t bytes() const override { return 0; }
+  };
+  const cv::Mat img(40, 60, CV_8UC3, cv::Scalar(90, 90, 90));
+  eh::track::Detections d;  // full-frame masks, no RLEs (what a SAM 3 head gives)
+  d.add({10, 5, 20, 10});
+  d.masks.push_back(cv::Mat::zeros(40, 60, CV_8UC1));
+  d.masks[0](cv::Rect(10, 5, 20, 10)).setTo(255);
+  Recorder r;
+  EXPECT_EQ(embed_detections(r, img, d).size(), 1u);
+  EXPECT_TRUE(r.got_null);  // a box embedder: no encoding
+  r.reads = true;
+  embed_detections(r, img, d);
+  ASSERT_FALSE(r.got_null);
+  ASSERT_EQ(r.seen.size(), 1u);
+  EXPECT_EQ(r.seen[0].area(), 200);
+  // RLEs already there are passed as they are.
+  d.masks.clear();
+  d.rles.push_back(eh::data::rle_encode(cv::Mat::ones(40, 60, CV_8UC1)));
+  embed_detections(r, img, d);
+  ASSERT_EQ(r.seen.size(), 1u);
+  EXPECT_EQ(r.seen[0].area(), 40 * 60);
+  // The DINOv3 embedder reads masks exactly when its crops are turned to the body.
+  EXPECT_FALSE(load_embedder(write_tiny_embedder("emb_reads_box").string())->reads_masks());
+  auto j = tiny_embedder_config();
+  j["crop_align"] = "body";
+  const auto body = write_tiny_embedder("emb_reads_body");
+  std::ofstream(body / "config.json") << j.dump(2);
+  EXPECT_TRUE(load_embedder(body.string())->reads_masks());
+}
+
 TEST(AnimalTraining, EmbedderTrainsWritesModelAndEvaluates) {
   const auto d = eh::test::temp_dir("emb_train");
   std::ofstream(d / "cfg.json") << tiny_embedder_config().dump();

@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/nn.h>
 
+#include <functional>
 #include <string>
 
 #include "animal/crops.h"
@@ -50,6 +51,15 @@ struct EmbedNetImpl : torch::nn::Module {
   torch::nn::Linear head{nullptr};
 };
 TORCH_MODULE(EmbedNet);
+
+// The crop an embedder with config `cfg` reads of one animal, cut with `opt` (cfg.crop(), or the
+// trainer's larger stored crop): square on the box, or turned to the body (its frame from the
+// mask when there is one) with the background padded out when the config says so. `roughen`,
+// when set, alters the mask crop before it is applied (training: a segmenter's masks are
+// coarse). False when the crop misses the image (all padding). Training and inference both cut
+// their crops here, so they cannot drift apart.
+bool make_embedder_crop(const cv::Mat& bgr, const cv::Rect2f& box, const eh::data::Rle* mask, const EmbedderConfig& cfg,
+                        const CropOptions& opt, cv::Mat* crop, const std::function<void(cv::Mat*)>& roughen = nullptr);
 
 // Normalised crops of `boxes` as a [B, 3, S, S] tensor, cut as the config says (masks: null, or
 // one per box, for body-aligned crops); valid[i] = false for boxes whose crop misses the image

@@ -101,6 +101,19 @@ void EmbedNetImpl::init_for_training(uint64_t seed) {
   }
 }
 
+bool make_embedder_crop(const cv::Mat& bgr, const cv::Rect2f& box, const eh::data::Rle* mask, const EmbedderConfig& cfg,
+                        const CropOptions& opt, cv::Mat* crop, const std::function<void(cv::Mat*)>& roughen) {
+  if (!cfg.body_aligned()) return make_crop(bgr, box, opt, crop);
+  const BodyFrame body = body_frame(mask, box);
+  if (!make_aligned_crop(bgr, body, opt, crop)) return false;
+  cv::Mat mask_crop;
+  if (cfg.mask_background && mask && make_aligned_mask_crop(*mask, body, opt, &mask_crop)) {
+    if (roughen) roughen(&mask_crop);
+    pad_outside_mask(mask_crop, crop);
+  }
+  return true;
+}
+
 at::Tensor crops_tensor(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes, const std::vector<eh::data::Rle>* masks,
                         const EmbedderConfig& cfg, std::vector<bool>* valid) {
   if (masks != nullptr && masks->size() != boxes.size())
@@ -109,17 +122,9 @@ at::Tensor crops_tensor(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes
   std::vector<float> buf;
   buf.reserve(boxes.size() * 3 * opt.size * opt.size);
   valid->assign(boxes.size(), false);
-  cv::Mat crop, mask_crop;
+  cv::Mat crop;
   for (size_t i = 0; i < boxes.size(); ++i) {
-    const eh::data::Rle* mask = masks ? &(*masks)[i] : nullptr;
-    if (cfg.body_aligned()) {
-      const BodyFrame body = body_frame(mask, boxes[i]);
-      (*valid)[i] = make_aligned_crop(bgr, body, opt, &crop);
-      if ((*valid)[i] && cfg.mask_background && mask && make_aligned_mask_crop(*mask, body, opt, &mask_crop))
-        pad_outside_mask(mask_crop, &crop);
-    } else {
-      (*valid)[i] = make_crop(bgr, boxes[i], opt, &crop);
-    }
+    (*valid)[i] = make_embedder_crop(bgr, boxes[i], masks ? &(*masks)[i] : nullptr, cfg, opt, &crop);
     append_normalised_chw(crop, &buf);
   }
   return torch::from_blob(buf.data(), {static_cast<int64_t>(boxes.size()), 3, opt.size, opt.size}, torch::kFloat).clone();
@@ -134,6 +139,7 @@ class DinoEmbedder : public Embedder {
     for (const auto& p : net_->parameters()) bytes_ += p.numel() * p.element_size();
   }
   int dim() const override { return net_->cfg.embedding_dim; }
+  bool reads_masks() const override { return net_->cfg.body_aligned(); }
   std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes,
                                         const std::vector<eh::data::Rle>* masks) const override {
     std::vector<std::vector<float>> out(boxes.size(), std::vector<float>(static_cast<size_t>(dim()), 0.0f));

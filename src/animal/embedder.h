@@ -25,6 +25,9 @@ class Embedder {
   // reads (without them it aligns to the box).
   virtual std::vector<std::vector<float>> embed(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes,
                                                 const std::vector<eh::data::Rle>* masks = nullptr) const = 0;
+  // Whether embed() reads `masks`: callers then pass them (full-frame masks cost an RLE encoding
+  // per instance, which an embedder cropping by the box would throw away).
+  virtual bool reads_masks() const { return false; }
   virtual std::string name() const = 0;
   virtual std::size_t bytes() const = 0;  // weights held
 };

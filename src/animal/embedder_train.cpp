@@ -64,9 +64,8 @@ void roughen_mask(cv::Mat* m, eh::data::Rng& rng) {
 // Renders one clip and crops every sufficiently visible animal at frames 0, stride, 2 stride, ...
 void collect_clip(uint64_t app_seed, uint64_t dyn_seed, double hour, int frames, int stride, float min_vis,
                   const CropOptions& copt, const EmbedderConfig& ecfg, std::vector<CropSample>* out) {
-  const bool body_aligned = ecfg.body_aligned();
   eh::data::Rng mask_rng(eh::data::derive_seed(dyn_seed, 7101));
-  cv::Mat mask_crop;
+  const auto roughen = [&mask_rng](cv::Mat* m) { roughen_mask(m, mask_rng); };
   eh::data::SimConfig cfg;
   cfg.seed = dyn_seed;
   cfg.appearance_seed = app_seed;
@@ -83,15 +82,7 @@ void collect_clip(uint64_t app_seed, uint64_t dyn_seed, double hour, int frames,
       s.pen = static_cast<int>(app_seed);
       s.id = g.id;
       s.posture = static_cast<int>(g.pose.posture);
-      if (body_aligned) {
-        const BodyFrame body = body_frame(&g.mask, cv::Rect2f(g.visible_box));
-        make_aligned_crop(sim.frame(), body, copt, &s.crop);
-        if (ecfg.mask_background && make_aligned_mask_crop(g.mask, body, copt, &mask_crop)) {
-          roughen_mask(&mask_crop, mask_rng);
-          pad_outside_mask(mask_crop, &s.crop);
-        }
-      } else
-        make_crop(sim.frame(), cv::Rect2f(g.visible_box), copt, &s.crop);
+      make_embedder_crop(sim.frame(), cv::Rect2f(g.visible_box), &g.mask, ecfg, copt, &s.crop, roughen);
       out->push_back(std::move(s));
     }
   }

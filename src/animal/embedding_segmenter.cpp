@@ -10,12 +10,16 @@ EmbeddingSegmenter::EmbeddingSegmenter(std::shared_ptr<const eh::video::Segmente
   if (!inner_ || !embedder_) throw Error("EmbeddingSegmenter: inner segmenter and embedder must not be null");
 }
 
+std::vector<std::vector<float>> embed_detections(const Embedder& embedder, const cv::Mat& image, const eh::track::Detections& d) {
+  std::vector<eh::data::Rle> encoded;
+  return embedder.embed(image, d.boxes, embedder.reads_masks() ? d.mask_rles(&encoded) : nullptr);
+}
+
 std::string EmbeddingSegmenter::name() const { return inner_->name() + " + " + embedder_->name(); }
 
 void EmbeddingSegmenter::attach(const cv::Mat& image, eh::track::Detections& d) const {
   if (image.empty() || d.empty()) return;
-  std::vector<eh::data::Rle> encoded;
-  std::vector<std::vector<float>> e = embedder_->embed(image, d.boxes, d.mask_rles(&encoded));
+  std::vector<std::vector<float>> e = embed_detections(*embedder_, image, d);
   // All or none: an instance whose box misses the image gets the mean of the others (neutral).
   std::vector<float> mean(static_cast<size_t>(embedder_->dim()), 0.0f);
   std::vector<bool> zero(e.size());

@@ -9,6 +9,10 @@
 
 namespace eh::animal {
 
+// The embedder's rows for `d`'s boxes, with `d`'s masks (its RLEs, or its full-frame masks
+// encoded) when the embedder reads them; what EmbeddingSegmenter and the pipeline call.
+std::vector<std::vector<float>> embed_detections(const Embedder& embedder, const cv::Mat& image, const eh::track::Detections& d);
+
 class EmbeddingSegmenter : public eh::video::Segmenter {
  public:
   // Throws eh::Error when either is null.

@@ -20,6 +20,7 @@
 #include <optional>
 #include <thread>
 
+#include "animal/embedding_segmenter.h"
 #include "core/error.h"
 #include "data/behaviour.h"
 #include "data/simulator.h"
@@ -644,8 +645,7 @@ RunResult run_pipeline(const RunOptions& opt, const ModelSet& models) {
       if (models.embedder && !f.image.empty() && !dets.empty()) {
         t0 = Clock::now();
         t0c = thread_cpu_ms();
-        std::vector<eh::data::Rle> encoded;
-        std::vector<std::vector<float>> e = models.embedder->embed(f.image, dets.boxes, dets.mask_rles(&encoded));
+        std::vector<std::vector<float>> e = eh::animal::embed_detections(*models.embedder, f.image, dets);
         if (e.size() != dets.size())
           throw eh::Error(fmt::format("embedder {}: {} embeddings for {} boxes", models.embedder->name(), e.size(), dets.size()));
         dets.embeddings = std::move(e);
