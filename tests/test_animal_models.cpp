@@ -271,6 +271,11 @@ TEST(AnimalEmbedder, EvalEmbedderCommandPrintsAndWritesTheTable) {
   ASSERT_EQ(rows.size(), 6u);
   EXPECT_GT(rows[0]["queries"].get<int>(), 0);
   EXPECT_NE(eh::test::run_cli("eval-embedder --model /nonexistent/emb").code, 0);
+  // An --out that cannot be written is an error naming it, not a silent loss of the table.
+  const auto bad = eh::test::run_cli("--threads 1 eval-embedder --model " + d.string() +
+                                     " --first-pen 8001 --pens 1 --frames 1 --out /nonexistent/dir/rows.json");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("/nonexistent/dir/rows.json"), std::string::npos) << bad.out;
 }
 
 TEST(AnimalEmbedder, SegmenterWrapperAttachesAllOrNone) {

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -324,11 +323,7 @@ std::string per_pen_markdown(const std::vector<eh::eval::ClassificationResult>& 
   return s;
 }
 
-void write_json(const std::string& path, const nlohmann::json& j) {
-  std::ofstream f(path);
-  if (!f) throw Error(path + ": cannot write");
-  f << j.dump(2) << "\n";
-}
+void write_json(const std::string& path, const nlohmann::json& j) { eh::report::write_text(path, j.dump(2) + "\n"); }
 
 std::string pct(double x) { return fmt::format("{:.2f}%", 100 * x); }
 

@@ -2,13 +2,13 @@
 // histogram on the same crops (the figures train-embedder prints, on any pens).
 #include <fmt/format.h>
 
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "animal/embedder.h"
 #include "animal/embedder_train.h"
 #include "cli/command.h"
+#include "report/svg_plot.h"
 
 namespace {
 
@@ -30,7 +30,7 @@ eh::cli::Registrar reg({"eval-embedder", "Re-identification of an embedder on si
     std::cout << fmt::format("{} on appearance seeds {}..{}:\n", emb->name(), o->reid.first_pen,
                              o->reid.first_pen + o->reid.pens - 1)
               << eh::animal::format_reid_table(rows);
-    if (!o->out_json.empty()) std::ofstream(o->out_json) << eh::animal::reid_json(rows).dump(2) << "\n";
+    if (!o->out_json.empty()) eh::report::write_text(o->out_json, eh::animal::reid_json(rows).dump(2) + "\n");  // throws naming the path
     return 0;
   };
 }});
