@@ -533,29 +533,52 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
   EXPECT_THROW(train_behaviour(o), eh::UsageError);
 }
 
-TEST(AnimalTraining, PostureSittingFromMoreFramesLeavesTheOthersAlone) {
-  // Sitting animals from every 2nd frame, the others from every 6th: the upright and lying crops
-  // are the same frames' as without the option, and there are more sitting crops.
+namespace {
+// A posture network small enough to train in a test: pens 3004.., every 6th frame, 16 px crops.
+PostureTrainOptions tiny_posture_options(int pens, double minutes) {
   PostureTrainOptions o;
-  o.pens = 1;
-  o.first_seed = 3004;  // a pig sits in its first half-minute
-  o.minutes = 0.5;
+  o.pens = pens;
+  o.first_seed = 3004;
+  o.minutes = minutes;
   o.every = 6;
   o.crop_size = 16;
   o.channels = {4};
   o.epochs = 1;
   o.batch = 8;
+  return o;
+}
+}  // namespace
+
+TEST(AnimalTraining, PostureSittingFromMoreFramesLeavesTheOthersAlone) {
+  // Sitting animals from every 2nd frame, the others from every 6th: the upright and lying crops
+  // are the same frames' as without the option, and there are more sitting crops.
+  PostureTrainOptions o = tiny_posture_options(1, 0.5);  // pen 3004: a pig sits in its first half-minute
   o.max_activity = 3;
   BehaviourClipOptions clip;
-  const auto plain = train_posture(o, clip, 1, false);
+  const auto plain = train_posture(o, clip, 1, 1, false);
   o.sit_every = 2;
-  const auto dense = train_posture(o, clip, 1, false);
+  const auto dense = train_posture(o, clip, 1, 1, false);
   EXPECT_EQ(dense.counts[0], plain.counts[0]);
   EXPECT_EQ(dense.counts[2], plain.counts[2]);
   ASSERT_GT(plain.counts[1], 0) << "pick a pen with a sitting pig";
   EXPECT_GE(dense.counts[1], 2 * plain.counts[1]);
   o.sit_every = 4;  // does not divide 6
-  EXPECT_THROW(train_posture(o, clip, 1, false), eh::UsageError);
+  EXPECT_THROW(train_posture(o, clip, 1, 1, false), eh::UsageError);
+}
+
+TEST(AnimalTraining, PostureCropsAndNetworkDoNotDependOnTheDataThreads) {
+  // Three pens drawn one at a time or two at a time: the same crops in the same order, so the
+  // same network.
+  const PostureTrainOptions o = tiny_posture_options(3, 0.25);
+  BehaviourClipOptions clip;
+  const auto one = train_posture(o, clip, 1, 1, false);
+  const auto two = train_posture(o, clip, 1, 2, false);
+  ASSERT_GT(one.samples, 0);
+  EXPECT_EQ(two.samples, one.samples);
+  for (int k = 0; k < kPostureGroups; ++k) EXPECT_EQ(two.counts[k], one.counts[k]) << k;
+  EXPECT_EQ(two.loss, one.loss);
+  const auto a = one.net->named_parameters(), b = two.net->named_parameters();
+  for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
 }
 
 TEST(AnimalBehaviour, LoadErrorsNameTheField) {

@@ -287,3 +287,44 @@ TEST(PerceptionTrain, RefusesHeldOutSeedsAndBadDirectories) {
   EXPECT_NE(msg([&] { load_segmenter((dir / "m").string(), "teacher"); }).find("weights.safetensors"), std::string::npos);
   EXPECT_NE(msg([&] { load_segmenter((dir / "m").string(), "student"); }).find("student"), std::string::npos);
 }
+
+TEST(PerceptionTrain, SimulatedFramesDoNotDependOnTheWorkers) {
+  // Three pens simulated one or two at a time: the same frames, labels and indices, in the same
+  // order, with progress counted up to the total.
+  SimFrames f;
+  f.first_seed = 11;
+  f.seeds = 3;
+  f.frames_per_seed = 2;
+  f.stride = 3;
+  f.pigs = 3;
+  struct Seen {
+    cv::Mat bgr, labels;
+    uint64_t seed;
+    int64_t index;
+  };
+  auto collect = [&](int workers, int64_t* last_done) {
+    std::vector<Seen> v;
+    for_each_sim_frame(
+        f, [&](const cv::Mat& bgr, const cv::Mat& labels, uint64_t seed, int64_t i) { v.push_back({bgr.clone(), labels.clone(), seed, i}); },
+        [&](const std::string&, int64_t done, int64_t total, const std::string&) {
+          EXPECT_EQ(total, 6);
+          *last_done = done;
+        },
+        workers);
+    return v;
+  };
+  int64_t done1 = 0, done2 = 0;
+  const auto one = collect(1, &done1), two = collect(2, &done2);
+  EXPECT_EQ(done1, 6);
+  EXPECT_EQ(done2, 6);
+  ASSERT_EQ(one.size(), 6u);
+  ASSERT_EQ(two.size(), 6u);
+  for (size_t k = 0; k < one.size(); ++k) {
+    EXPECT_EQ(one[k].seed, 11 + k / 2) << k;
+    EXPECT_EQ(one[k].index, static_cast<int64_t>(3 * (k % 2))) << k;
+    EXPECT_EQ(two[k].seed, one[k].seed) << k;
+    EXPECT_EQ(two[k].index, one[k].index) << k;
+    EXPECT_EQ(cv::norm(one[k].bgr, two[k].bgr, cv::NORM_INF), 0.0) << k;
+    EXPECT_EQ(cv::norm(one[k].labels, two[k].labels, cv::NORM_INF), 0.0) << k;
+  }
+}

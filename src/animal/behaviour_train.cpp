@@ -19,6 +19,7 @@
 #include "cli/progress.h"
 #include "core/error.h"
 #include "core/json_file.h"
+#include "core/parallel.h"
 #include "core/state_dict.h"
 #include "data/rng.h"
 #include "data/simulator.h"
@@ -327,14 +328,25 @@ void write_json(const std::string& path, const nlohmann::json& j) { eh::report::
 
 std::string pct(double x) { return fmt::format("{:.2f}%", 100 * x); }
 
+// Pens first .. first + count - 1, `threads` at a time (each pen is its own simulation, so the
+// clips do not depend on the thread count).
 std::vector<Clip> make_clips(int first, int count, const BehaviourClipOptions& o, const Embedder* emb, const PostureFn* posture,
-                             const std::string& what, bool progress, double* embed_s, bool keep_masks, int posture_every = 1) {
-  std::vector<Clip> clips;
+                             const std::string& what, bool progress, double* embed_s, bool keep_masks, int threads,
+                             int posture_every = 1) {
+  std::vector<Clip> clips(static_cast<size_t>(std::max(0, count)));
+  std::vector<double> pen_embed_s(clips.size(), 0.0);
   eh::cli::ProgressBar bar(what);
-  for (int i = 0; i < count; ++i) {
-    clips.push_back(simulate_clip(static_cast<uint64_t>(first + i), o, emb, posture, embed_s, keep_masks, posture_every));
-    if (progress) bar.update(i + 1, count);
-  }
+  eh::run_in_rounds(
+      count, threads,
+      [&](int i) {
+        clips[static_cast<size_t>(i)] = simulate_clip(static_cast<uint64_t>(first + i), o, emb, posture,
+                                                      &pen_embed_s[static_cast<size_t>(i)], keep_masks, posture_every);
+      },
+      [&](int done, int n) {
+        if (progress) bar.update(done + n, count);
+      });
+  if (embed_s)
+    for (double v : pen_embed_s) *embed_s += v;
   return clips;
 }
 
@@ -424,17 +436,36 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
   if (model->uses_pixels())
     posture = [&model](const cv::Mat& bgr, const std::vector<TrackObservation>& obs) { return model->posture(bgr, obs); };
   eh::cli::ProgressBar bar("eval-behaviour pens");
-  for (int i = 0; i < o.pens; ++i) {  // one pen at a time: masks of many pens would not fit
-    const Clip c = simulate_clip(static_cast<uint64_t>(o.first_seed + i), o.clip, emb.get(), posture ? &posture : nullptr,
-                                 &embed_s, true);
-    run_stream(*model, c, i, &run);
-    if (o.progress) bar.update(i + 1, o.pens);
-  }
+  // `threads` pens at a time, each simulated and run through its own stream, then merged in pen
+  // order; only that many pens' masks are held at once.
+  std::vector<StreamRun> pen_runs(static_cast<size_t>(o.pens));
+  std::vector<double> pen_embed_s(pen_runs.size(), 0.0);
+  eh::run_in_rounds(
+      o.pens, o.threads,
+      [&](int i) {
+        const Clip c = simulate_clip(static_cast<uint64_t>(o.first_seed + i), o.clip, emb.get(), posture ? &posture : nullptr,
+                                     &pen_embed_s[static_cast<size_t>(i)], true);
+        run_stream(*model, c, i, &pen_runs[static_cast<size_t>(i)]);
+      },
+      [&](int first, int count) {
+        for (int i = first; i < first + count; ++i) {
+          StreamRun& r = pen_runs[static_cast<size_t>(i)];
+          run.gt.labels.insert(r.gt.labels.begin(), r.gt.labels.end());
+          run.pred.labels.insert(r.pred.labels.begin(), r.pred.labels.end());
+          run.frames += r.frames;
+          run.observations += r.observations;
+          run.update_s += r.update_s;
+          embed_s += pen_embed_s[static_cast<size_t>(i)];
+          r = StreamRun{};
+        }
+        if (o.progress) bar.update(first + count, o.pens);
+      });
   BehaviourEvalReport rep = finish_run(run);
   // The 95% interval over the pens: each pen scored on its own, then resampled.
   rep.per_pen = results_per_pen(run);
   if (!rep.per_pen.empty()) rep.interval = eh::eval::bootstrap_interval(rep.per_pen, 2000, 1);
   rep.embed_ms_per_frame = rep.frames ? 1000 * embed_s / rep.frames : 0;
+  rep.pens_at_a_time = std::clamp(o.threads, 1, o.pens);
   if (!o.out_dir.empty()) {
     fs::create_directories(o.out_dir);
     const std::string title = fmt::format("Behaviour on held-out pens {}..{}: top-1 {}, macro-F1 {}", o.first_seed,
@@ -447,6 +478,7 @@ BehaviourEvalReport eval_behaviour(const BehaviourEvalOptions& o) {
     j["observations"] = rep.observations;
     j["ms_per_frame"] = rep.ms_per_frame;
     j["embed_ms_per_frame"] = rep.embed_ms_per_frame;
+    j["pens_at_a_time"] = rep.pens_at_a_time;
     j["pens"] = {o.first_seed, o.first_seed + o.pens - 1};
     j["smoothing"] = o.smoothing;
     nlohmann::json bj = nlohmann::json::array();
@@ -516,7 +548,7 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
     if (o.posture.from_dir.empty() &&
         ((a < o.first_seed + o.train_pens && b > o.first_seed) || (o.val_pens > 0 && a < o.first_val_seed + o.val_pens && b > o.first_val_seed)))
       throw UsageError("train-behaviour: posture pen seeds overlap the training or validation seeds");
-    posture = o.posture.from_dir.empty() ? train_posture(o.posture, o.clip, o.seed, o.progress) : load_trained_posture(o.posture.from_dir);
+    posture = o.posture.from_dir.empty() ? train_posture(o.posture, o.clip, o.seed, o.threads, o.progress) : load_trained_posture(o.posture.from_dir);
     cfg.has_posture = true;
     cfg.posture = posture.cfg;
     rep.posture_samples = posture.samples;
@@ -530,10 +562,11 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
   // ---- data
   double embed_s = 0;
   const auto train = make_clips(o.first_seed, o.train_pens, o.clip, emb.get(), pf, "behaviour train pens", o.progress, &embed_s, false,
-                                std::max(1, o.posture.mlp_every));
+                                o.threads, std::max(1, o.posture.mlp_every));
   BehaviourClipOptions as_deployed = o.clip;
   as_deployed.max_activity = 1;
-  const auto val = make_clips(o.first_val_seed, o.val_pens, as_deployed, emb.get(), pf, "behaviour val pens", o.progress, &embed_s, true);
+  const auto val = make_clips(o.first_val_seed, o.val_pens, as_deployed, emb.get(), pf, "behaviour val pens", o.progress, &embed_s, true,
+                              o.threads);
   if (cfg.has_posture) {  // the posture network on the validation pens' animals
     int64_t right = 0, total = 0;
     for (const auto& c : val)
@@ -715,7 +748,8 @@ BehaviourTrainReport train_behaviour(const BehaviourTrainOptions& o) {
         eo.first_seed, eo.first_seed + eo.pens - 1, o.clip.minutes, pct(r.accuracy), pct(r.macro_f1), r.num_gt,
         r.macro_classes, pct(rep.test.interval.accuracy_lo), pct(rep.test.interval.accuracy_hi), pct(rep.test.interval.macro_f1_lo),
         pct(rep.test.interval.macro_f1_hi), rep.test.ms_per_frame,
-        rep.test.embed_ms_per_frame > 0 ? fmt::format(" (+ {:.1f} ms embedder)", rep.test.embed_ms_per_frame) : "",
+        (rep.test.embed_ms_per_frame > 0 ? fmt::format(" (+ {:.1f} ms embedder)", rep.test.embed_ms_per_frame) : "") +
+            (rep.test.pens_at_a_time > 1 ? fmt::format(", {} pens at a time on {} threads", rep.test.pens_at_a_time, o.threads) : ""),
         o.out_dir, o.embedder_dir.empty() ? "" : " --embedder " + o.embedder_dir, eo.pens, confusion_markdown(r));
   }
   std::string card = "# pen-tiny behaviour classifier\n\n";

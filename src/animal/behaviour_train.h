@@ -75,6 +75,7 @@ struct BehaviourTrainOptions {
   // classifier instead of a backward pass.
   int lookahead_frames = 0;
   uint64_t seed = 1;
+  // Torch threads, and pens simulated side by side (the model does not depend on the number).
   int threads = 2;
   bool progress = true;
   std::string command;
@@ -90,7 +91,7 @@ struct BehaviourEvalOptions {
   bool smoothing = true;         // false: per-frame argmax of the classifier (stay = 0)
   std::string out_dir;           // non-empty: confusion.md, confusion.svg, pens.md, metrics.json
   bool progress = true;
-  int threads = 2;
+  int threads = 2;               // torch threads, and pens simulated side by side (same results)
 };
 
 struct BehaviourEvalReport {
@@ -104,6 +105,7 @@ struct BehaviourEvalReport {
   int frames = 0, observations = 0;
   double ms_per_frame = 0;       // BehaviourStream::update per frame (embedding excluded)
   double embed_ms_per_frame = 0; // embedder per frame when used
+  int pens_at_a_time = 1;        // pens evaluated side by side (they share the cores: the times above grow)
   // Observations by distance to the nearest change of the animal's true label (frames, either
   // side): within 1 s, 1-3 s, farther. At an activity boundary the label changes before (or
   // after) anything a causal classifier can see, so errors there are of another kind.

@@ -8,19 +8,18 @@
 #include <filesystem>
 #include <fstream>
 #include <cstring>
-#include <exception>
 #include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <numeric>
 #include <opencv2/imgproc.hpp>
-#include <thread>
 
 #include "animal/embed_net.h"
 #include "cli/progress.h"
 #include "core/error.h"
 #include "core/json_file.h"
+#include "core/parallel.h"
 #include "core/state_dict.h"
 #include "data/rng.h"
 #include "data/simulator.h"
@@ -389,29 +388,23 @@ EmbedderTrainReport train_embedder(const EmbedderTrainOptions& o) {
     // Pens are independent simulations: `threads` of them at a time, appended in pen order (the
     // crops do not depend on the thread count).
     eh::cli::ProgressBar bar("embedder data");
-    const int workers = std::max(1, o.threads);
-    for (int p0 = 0; p0 < o.train_pens; p0 += workers) {
-      const int n = std::min(workers, o.train_pens - p0);
-      std::vector<std::vector<CropSample>> pens(static_cast<size_t>(n));
-      std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-      std::vector<std::thread> threads;
-      for (int i = 0; i < n; ++i)
-        threads.emplace_back([&, i] {
-          try {
-            const uint64_t app = static_cast<uint64_t>(o.first_pen + p0 + i);
-            for (int k = 0; k < o.clips_per_pen; ++k)
-              collect_clip(app, app * 1000 + 1 + k, clock_hour(app, k), o.frames_per_clip, o.frame_stride, o.min_visibility,
-                           {St, store_margin}, cfg, &pens[static_cast<size_t>(i)]);
-          } catch (...) {
-            errors[static_cast<size_t>(i)] = std::current_exception();
+    std::vector<std::vector<CropSample>> pens(static_cast<size_t>(o.train_pens));
+    eh::run_in_rounds(
+        o.train_pens, o.threads,
+        [&](int i) {
+          const uint64_t app = static_cast<uint64_t>(o.first_pen + i);
+          for (int k = 0; k < o.clips_per_pen; ++k)
+            collect_clip(app, app * 1000 + 1 + k, clock_hour(app, k), o.frames_per_clip, o.frame_stride, o.min_visibility,
+                         {St, store_margin}, cfg, &pens[static_cast<size_t>(i)]);
+        },
+        [&](int first, int count) {
+          for (int i = first; i < first + count; ++i) {
+            auto& v = pens[static_cast<size_t>(i)];
+            std::move(v.begin(), v.end(), std::back_inserter(samples));
+            std::vector<CropSample>().swap(v);
           }
+          if (o.progress) bar.update(first + count, o.train_pens, fmt::format("{} crops", samples.size()));
         });
-      for (auto& t : threads) t.join();
-      for (const auto& e : errors)
-        if (e) std::rethrow_exception(e);
-      for (auto& v : pens) std::move(v.begin(), v.end(), std::back_inserter(samples));
-      if (o.progress) bar.update(p0 + n, o.train_pens, fmt::format("{} crops", samples.size()));
-    }
   }
   std::map<std::pair<int, int>, int64_t> ident;
   std::vector<int64_t> labels, postures;

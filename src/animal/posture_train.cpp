@@ -11,6 +11,7 @@
 
 #include "cli/progress.h"
 #include "core/json_file.h"
+#include "core/parallel.h"
 #include "core/state_dict.h"
 #include "core/error.h"
 #include "data/rng.h"
@@ -31,47 +32,67 @@ struct Samples {
   std::vector<int64_t> label;
 };
 
-Samples collect(const PostureTrainOptions& o, const BehaviourClipOptions& clip, const PostureConfig& pc, uint64_t seed,
-                bool progress) {
+// Posture crops of one pen (its own random stream: the crops do not depend on which thread
+// draws them).
+Samples collect_pen(const PostureTrainOptions& o, const BehaviourClipOptions& clip, const PostureConfig& pc, uint64_t seed,
+                    uint64_t pen) {
   Samples s;
   s.size = pc.crop_size;
   const size_t px = static_cast<size_t>(pc.crop_size) * pc.crop_size;
-  eh::cli::ProgressBar bar("posture pens");
-  for (int i = 0; i < o.pens; ++i) {
-    const uint64_t pen = static_cast<uint64_t>(o.first_seed + i);
-    eh::data::Rng rng(eh::data::derive_seed(seed ^ pen, 4417));
-    eh::data::SimConfig cfg;
-    cfg.seed = pen;
-    cfg.start_hour = rng.uniform(0, 24);
-    if (o.max_activity > 1) cfg.activity = std::exp(rng.uniform(0.0, std::log(o.max_activity)));
-    const int draw_every = o.sit_every > 0 ? o.sit_every : o.every;
-    cfg.render_every = draw_every;  // only the frames taken are drawn
-    eh::data::PenSimulator sim(cfg);
-    const int n = static_cast<int>(std::lround(o.minutes * 60 * cfg.fps));
-    for (int f = 0; f < n; ++f) {
-      sim.step();
-      if (f % draw_every) continue;
-      const bool all = f % o.every == 0;  // else sitting animals only
-      for (const auto& g : sim.ground_truth()) {
-        if (g.visible_pixels < clip.min_visible_pixels || g.visible_box.area() <= 0) continue;
-        if (!all && g.pose.posture != eh::data::Posture::Sitting) continue;
-        // A segmenter's box is not the exact visible box: jitter position and size a little.
-        cv::Rect2f b(g.visible_box);
-        const float w = b.width, h = b.height;
-        b.x += static_cast<float>(rng.uniform(-0.04, 0.04)) * w;
-        b.y += static_cast<float>(rng.uniform(-0.04, 0.04)) * h;
-        b.width *= static_cast<float>(rng.uniform(0.94, 1.06));
-        b.height *= static_cast<float>(rng.uniform(0.94, 1.06));
-        cv::Mat crop, m;
-        if (!make_crop(sim.frame(), b, pc.crop(), &crop)) continue;
-        make_mask_crop(g.mask, b, pc.crop(), &m);
-        s.bgr.insert(s.bgr.end(), crop.data, crop.data + 3 * px);
-        s.mask.insert(s.mask.end(), m.data, m.data + px);
-        s.label.push_back(posture_group(g.pose.posture));
-      }
+  eh::data::Rng rng(eh::data::derive_seed(seed ^ pen, 4417));
+  eh::data::SimConfig cfg;
+  cfg.seed = pen;
+  cfg.start_hour = rng.uniform(0, 24);
+  if (o.max_activity > 1) cfg.activity = std::exp(rng.uniform(0.0, std::log(o.max_activity)));
+  const int draw_every = o.sit_every > 0 ? o.sit_every : o.every;
+  cfg.render_every = draw_every;  // only the frames taken are drawn
+  eh::data::PenSimulator sim(cfg);
+  const int n = static_cast<int>(std::lround(o.minutes * 60 * cfg.fps));
+  for (int f = 0; f < n; ++f) {
+    sim.step();
+    if (f % draw_every) continue;
+    const bool all = f % o.every == 0;  // else sitting animals only
+    for (const auto& g : sim.ground_truth()) {
+      if (g.visible_pixels < clip.min_visible_pixels || g.visible_box.area() <= 0) continue;
+      if (!all && g.pose.posture != eh::data::Posture::Sitting) continue;
+      // A segmenter's box is not the exact visible box: jitter position and size a little.
+      cv::Rect2f b(g.visible_box);
+      const float w = b.width, h = b.height;
+      b.x += static_cast<float>(rng.uniform(-0.04, 0.04)) * w;
+      b.y += static_cast<float>(rng.uniform(-0.04, 0.04)) * h;
+      b.width *= static_cast<float>(rng.uniform(0.94, 1.06));
+      b.height *= static_cast<float>(rng.uniform(0.94, 1.06));
+      cv::Mat crop, m;
+      if (!make_crop(sim.frame(), b, pc.crop(), &crop)) continue;
+      make_mask_crop(g.mask, b, pc.crop(), &m);
+      s.bgr.insert(s.bgr.end(), crop.data, crop.data + 3 * px);
+      s.mask.insert(s.mask.end(), m.data, m.data + px);
+      s.label.push_back(posture_group(g.pose.posture));
     }
-    if (progress) bar.update(i + 1, o.pens, fmt::format("{} crops", s.label.size()));
   }
+  return s;
+}
+
+// All posture pens, `threads` at a time, appended in pen order.
+Samples collect(const PostureTrainOptions& o, const BehaviourClipOptions& clip, const PostureConfig& pc, uint64_t seed,
+                int threads, bool progress) {
+  Samples s;
+  s.size = pc.crop_size;
+  eh::cli::ProgressBar bar("posture pens");
+  std::vector<Samples> pens(static_cast<size_t>(o.pens));
+  eh::run_in_rounds(
+      o.pens, threads,
+      [&](int i) { pens[static_cast<size_t>(i)] = collect_pen(o, clip, pc, seed, static_cast<uint64_t>(o.first_seed + i)); },
+      [&](int first, int count) {
+        for (int i = first; i < first + count; ++i) {
+          Samples& p = pens[static_cast<size_t>(i)];
+          s.bgr.insert(s.bgr.end(), p.bgr.begin(), p.bgr.end());
+          s.mask.insert(s.mask.end(), p.mask.begin(), p.mask.end());
+          s.label.insert(s.label.end(), p.label.begin(), p.label.end());
+          p = Samples{};
+        }
+        if (progress) bar.update(first + count, o.pens, fmt::format("{} crops", s.label.size()));
+      });
   return s;
 }
 
@@ -110,7 +131,8 @@ at::Tensor make_batch(const Samples& s, const at::Tensor& idx, bool augment) {
 
 }  // namespace
 
-PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourClipOptions& clip, uint64_t seed, bool progress) {
+PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourClipOptions& clip, uint64_t seed, int threads,
+                                 bool progress) {
   if (o.pens <= 0) throw UsageError("posture: --posture-pens must be > 0");
   if (o.first_seed < 1 || (o.first_seed + o.pens - 1 >= 9001 && o.first_seed <= 9999))
     throw UsageError("posture: pen seeds must avoid 9001..9999 (held out)");
@@ -123,7 +145,7 @@ PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourCl
   r.cfg.margin = o.margin;
   r.cfg.channels = o.channels;
   const auto t0 = Clock::now();
-  const Samples s = collect(o, clip, r.cfg, seed, progress);
+  const Samples s = collect(o, clip, r.cfg, seed, threads, progress);
   r.data_s = seconds_since(t0);
   const int64_t N = static_cast<int64_t>(s.label.size());
   r.samples = static_cast<int>(N);

@@ -25,7 +25,9 @@ struct PostureTrainResult {
 // clip.min_visible_pixels visible. Boxes are jittered by a few percent and half of the masks are
 // coarsened to a quarter of the crop's resolution, as a segmenter's are; photometric
 // augmentation; class-weighted cross-entropy (1 / sqrt(frequency)); AdamW with cosine decay.
-PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourClipOptions& clip, uint64_t seed, bool progress);
+// The pens are drawn `threads` at a time; the crops and the network do not depend on it.
+PostureTrainResult train_posture(const PostureTrainOptions& o, const BehaviourClipOptions& clip, uint64_t seed, int threads,
+                                 bool progress);
 
 // The posture network of a behaviour model directory (what --posture-from reuses); throws
 // eh::Error naming the file when it has none.

@@ -32,8 +32,9 @@ eh::cli::Registrar reg({"eval-behaviour", "Evaluate a behaviour model on held-ou
                              "macro-F1 {:.2f}..{:.2f}%\n",
                              r.interval.units, r.interval.resamples, 100 * r.interval.accuracy_lo, 100 * r.interval.accuracy_hi,
                              100 * r.interval.macro_f1_lo, 100 * r.interval.macro_f1_hi);
-    std::cout << fmt::format("behaviour stream: {:.3f} ms per frame{}\n\n", r.ms_per_frame,
-                             r.embed_ms_per_frame > 0 ? fmt::format(", embedder {:.2f} ms per frame", r.embed_ms_per_frame) : "");
+    std::cout << fmt::format("behaviour stream: {:.3f} ms per frame{}{}\n\n", r.ms_per_frame,
+                             r.embed_ms_per_frame > 0 ? fmt::format(", embedder {:.2f} ms per frame", r.embed_ms_per_frame) : "",
+                             r.pens_at_a_time > 1 ? fmt::format(" ({} pens at a time, sharing the cores)", r.pens_at_a_time) : "");
     std::cout << eh::animal::confusion_markdown(t) << "\n" << eh::eval::format_table(t);
     using Report = eh::animal::BehaviourEvalReport;
     std::cout << "\nerrors by distance to the animal's nearest true label change:\n";

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/runtime.h"
 #include "core/state_dict.h"
 #include "data/simulator.h"
@@ -44,24 +45,41 @@ void check_training_seeds(const SimFrames& f) {
 
 void for_each_sim_frame(const SimFrames& f,
                         const std::function<void(const cv::Mat&, const cv::Mat&, uint64_t, int64_t)>& fn,
-                        const Progress& progress) {
+                        const Progress& progress, int workers) {
   check_training_seeds(f);
   const int64_t total = f.seeds * f.frames_per_seed;
   int64_t done = 0;
-  for (int64_t s = 0; s < f.seeds; ++s) {
-    data::SimConfig c;
-    c.seed = static_cast<uint64_t>(f.first_seed + s);
-    c.num_pigs = f.pigs;
-    // Clock times spread over the day, so night (infrared) and dim scenes are in the data.
-    c.start_hour = std::fmod(static_cast<double>(c.seed) * 7.37, 24.0);
-    data::PenSimulator sim(c);
-    for (int64_t i = 0; i < f.frames_per_seed * f.stride; ++i) {
-      sim.step();
-      if (i % f.stride) continue;
-      fn(sim.frame(), sim.instance_map(), c.seed, i);
-      if (progress) progress("simulate", ++done, total, fmt::format("pen {}", c.seed));
-    }
-  }
+  struct Taken {
+    cv::Mat bgr, labels;
+    int64_t index;
+  };
+  std::vector<std::vector<Taken>> pens(static_cast<size_t>(f.seeds));
+  auto seed_of = [&](int s) { return static_cast<uint64_t>(f.first_seed + s); };
+  eh::run_in_rounds(
+      static_cast<int>(f.seeds), workers,
+      [&](int s) {
+        data::SimConfig c;
+        c.seed = seed_of(s);
+        c.num_pigs = f.pigs;
+        // Clock times spread over the day, so night (infrared) and dim scenes are in the data.
+        c.start_hour = std::fmod(static_cast<double>(c.seed) * 7.37, 24.0);
+        data::PenSimulator sim(c);
+        auto& taken = pens[static_cast<size_t>(s)];
+        for (int64_t i = 0; i < f.frames_per_seed * f.stride; ++i) {
+          sim.step();
+          if (i % f.stride) continue;
+          taken.push_back({sim.frame().clone(), sim.instance_map().clone(), i});
+        }
+      },
+      [&](int first, int count) {
+        for (int s = first; s < first + count; ++s) {
+          for (const auto& t : pens[static_cast<size_t>(s)]) {
+            fn(t.bgr, t.labels, seed_of(s), t.index);
+            if (progress) progress("simulate", ++done, total, fmt::format("pen {}", seed_of(s)));
+          }
+          pens[static_cast<size_t>(s)].clear();
+        }
+      });
 }
 
 namespace {
@@ -180,7 +198,7 @@ SegTrainReport train_segmenter(const SegTrainOptions& o, const Progress& progres
     X[n] = (frame_to_tensor(bgr, S)[0] * 255).round().to(torch::kUInt8);
     T[n] = target_tensor(labels, hs, o.sigma);
     ++n;
-  }, progress);
+  }, progress, at::get_num_threads());
 
   std::vector<std::pair<std::string, at::Tensor>> params;
   for (auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
@@ -373,7 +391,7 @@ StudentTrainReport distill_student(const StudentTrainOptions& o, const Progress&
       const auto name = fmt::format("s{:05d}_f{:05d}.png", seed, i);
       cv::imwrite((work / "frames" / name).string(), small);
       targets.emplace_back(name, target_tensor(labels, hs, o.sigma));
-    }, progress);
+    }, progress, at::get_num_threads());
     write_tensors(targets_file.string(), targets, {}, true);
     std::ofstream(work / "frames.done") << stamp << "\n";
   }

@@ -36,9 +36,11 @@ struct SimFrames {
 };
 // Throws eh::UsageError when the range touches the held-out seeds 9001..9999.
 void check_training_seeds(const SimFrames& f);
-// Calls fn(frame BGR, instance label image, seed, frame index) for every selected frame, in order.
+// Calls fn(frame BGR, instance label image, seed, frame index) for every selected frame, in order,
+// on the calling thread. The pens are simulated `workers` at a time (each is its own simulation:
+// the frames do not depend on the number).
 void for_each_sim_frame(const SimFrames& f, const std::function<void(const cv::Mat&, const cv::Mat&, uint64_t, int64_t)>& fn,
-                        const Progress& progress = {});
+                        const Progress& progress = {}, int workers = 1);
 
 struct SegTrainOptions {
   std::string config;  // teacher config (configs/pen_tiny_teacher.json)
