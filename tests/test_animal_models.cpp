@@ -524,6 +524,16 @@ TEST(AnimalTraining, BehaviourWithPostureNetworkReadsPixels) {
     }
   EXPECT_GT(compared, 8);
   EXPECT_TRUE(m->uses_pixels());
+  {
+    // The card's command of a model with a reused network keeps the MLP's sampling (it was
+    // dropped, so the command did not reproduce a model made with --posture-mlp-every 2).
+    const auto dir = eh::test::temp_dir("beh_posture_cli") / "model";
+    const auto r3 = eh::test::run_cli("--threads 1 train-behaviour --out " + dir.string() + " --posture-from " + o.out_dir +
+                                      " --posture-mlp-every 2 --pens 1 --minutes 0.2 --val-pens 1 --eval-pens 0 --epochs 1 "
+                                      "--batch 64 --hidden 8");
+    ASSERT_EQ(r3.code, 0) << r3.out;
+    EXPECT_NE(eh::test::read_file(dir / "card.md").find("--posture-from " + o.out_dir + " --posture-mlp-every 2"), std::string::npos);
+  }
   o2.overwrite = true;
   o2.posture.from_dir = (fs::path(o.out_dir).parent_path() / "no-such-model").string();
   EXPECT_THROW(train_behaviour(o2), eh::Error);

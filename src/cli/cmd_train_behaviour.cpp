@@ -50,6 +50,8 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
   app.add_option("--posture-from", o->posture.from_dir, "Reuse the posture network of this behaviour model (no posture training)");
   return [o]() {
     o->threads = at::get_num_threads();
+    // The MLP's samples from the posture network's pens (a trained or a reused network alike).
+    const std::string mlp_samples = fmt::format(" --posture-mlp-every {}", o->posture.mlp_every);
     std::string hid;
     for (int h : o->hidden) hid += " " + std::to_string(h);
     o->command = fmt::format(
@@ -59,11 +61,11 @@ eh::cli::Registrar reg({"train-behaviour", "Train the behaviour classifier on si
         o->first_val_seed, o->val_pens, o->clip.minutes, hid, o->epochs, o->batch, o->lr, o->seed, o->eval_pens, o->lag_frames,
         o->lookahead_frames > 0 ? fmt::format(" --lookahead-frames {}", o->lookahead_frames) : "",
         o->clip.max_activity > 1 ? fmt::format(" --train-activity {}", o->clip.max_activity) : "",
-        !o->posture.from_dir.empty() ? " --posture-from " + o->posture.from_dir
-        : o->posture.pens > 0 ? fmt::format(" --posture-pens {} --posture-seed {} --posture-minutes {} --posture-every {} --posture-epochs {} "
-                                          "--posture-mlp-every {}{}{}",
+        !o->posture.from_dir.empty() ? " --posture-from " + o->posture.from_dir + mlp_samples
+        : o->posture.pens > 0 ? fmt::format(" --posture-pens {} --posture-seed {} --posture-minutes {} --posture-every {} --posture-epochs {}"
+                                          "{}{}{}",
                                           o->posture.pens, o->posture.first_seed, o->posture.minutes, o->posture.every, o->posture.epochs,
-                                          o->posture.mlp_every,
+                                          mlp_samples,
                                           o->posture.max_activity > 1 ? fmt::format(" --posture-activity {}", o->posture.max_activity) : "",
                                           o->posture.sit_every > 0 ? fmt::format(" --posture-sit-every {}", o->posture.sit_every) : "")
                             : "");
