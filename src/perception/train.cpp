@@ -68,7 +68,7 @@ void for_each_sim_frame(const SimFrames& f,
         for (int64_t i = 0; i < f.frames_per_seed * f.stride; ++i) {
           sim.step();
           if (i % f.stride) continue;
-          taken.push_back({sim.frame().clone(), sim.instance_map().clone(), i});
+          taken.push_back({sim.frame().clone(), sim.instance_map(), i});  // instance_map() is already a copy
         }
       },
       [&](int first, int count) {
